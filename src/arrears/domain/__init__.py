@@ -1,0 +1,1 @@
+"""The pure core of Arrears: no Django, no clock, no I/O."""

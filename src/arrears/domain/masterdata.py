@@ -1,0 +1,98 @@
+"""Validation of customer master data: countries, e-mail, phones, tax ids.
+
+Each function returns the normalised value or raises FieldError with a
+reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import email_validator
+import phonenumbers
+import pycountry
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.util import get_cc_module
+
+
+class FieldError(ValueError):
+    """A value that fails validation; the message is the reason."""
+
+
+def country_code(text: str) -> str:
+    code = text.strip()
+    if len(code) != 2 or not code.isalpha() or not code.isupper():
+        raise FieldError(f"{text!r} is not an ISO 3166-1 alpha-2 code (e.g. US, DE)")
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise FieldError(f"{text!r} is not an ISO 3166-1 country code")
+    return code
+
+
+def iso_date(text: str) -> date:
+    raw = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        raise FieldError(f"{text!r} is not an ISO date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise FieldError(f"{text!r} is not a valid date: {exc}") from None
+
+
+def email_address(text: str) -> str:
+    try:
+        result = email_validator.validate_email(text.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise FieldError(f"{text!r}: {exc}") from None
+    return str(result.normalized)
+
+
+def email_addresses(text: str) -> list[str]:
+    """A ';'-separated list of addresses, normalised, duplicates dropped."""
+    seen: dict[str, None] = {}
+    for part in text.split(";"):
+        if part.strip():
+            seen.setdefault(email_address(part), None)
+    return list(seen)
+
+
+def phone_number(text: str, country: str) -> str:
+    """E.164 form of a phone number, read with the customer's country."""
+    try:
+        number = phonenumbers.parse(text.strip(), country)
+    except phonenumbers.NumberParseException as exc:
+        raise FieldError(f"{text!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise FieldError(f"{text!r} is not a valid phone number for {country}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Kinds of tax number tried per country, most specific first.
+_TAX_ID_KINDS = ("vat", "tin", "ein", "gst", "abn", "bn", "cnpj", "rfc", "rut", "nit")
+
+
+def tax_id(text: str, country: str) -> str:
+    """A tax id checked with python-stdnum where the country has a validator.
+
+    Countries without a validator keep the trimmed value unchecked.
+    """
+    raw = text.strip()
+    modules = [(kind, m) for kind in _TAX_ID_KINDS if (m := get_cc_module(country.lower(), kind))]
+    if not modules:
+        return raw
+    reasons = []
+    for kind, module in modules:
+        try:
+            return str(module.compact(module.validate(raw)))
+        except StdnumError as exc:
+            reasons.append(f"{kind}: {exc}")
+    raise FieldError(f"{raw!r} is not a valid {country} tax id ({'; '.join(reasons)})")
+
+
+def language_code(text: str) -> str:
+    raw = text.strip()
+    if not re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", raw) or not pycountry.languages.get(
+        alpha_2=raw[:2]
+    ):
+        raise FieldError(f"{text!r} is not a language code (ISO 639-1, e.g. en or en-GB)")
+    return raw

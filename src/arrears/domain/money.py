@@ -1,0 +1,131 @@
+"""Money: Decimal amounts with an ISO 4217 currency and its minor units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import pycountry
+
+# ISO 4217 minor units that differ from the usual two. Currencies not listed
+# here and known to pycountry have two decimals.
+_MINOR_UNITS = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+# Funds, precious metals and testing codes: no minor unit, never invoiced.
+_NOT_MONEY = frozenset(
+    ["XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"]
+)
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be used as money."""
+
+
+def is_currency(code: str) -> bool:
+    """True for an active ISO 4217 alpha-3 code that can be invoiced."""
+    return (
+        len(code) == 3
+        and code.isupper()
+        and code not in _NOT_MONEY
+        and pycountry.currencies.get(alpha_3=code) is not None
+    )
+
+
+def minor_units(currency: str) -> int:
+    """Number of decimals the currency allows (JPY 0, EUR 2, KWD 3)."""
+    if not is_currency(currency):
+        raise MoneyError(f"{currency!r} is not an ISO 4217 currency code")
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decimal:
+    """Parse a contract amount ('1234.50'): '.' decimal point, no separators.
+
+    Raises MoneyError for anything else, for amounts ≤ 0 (or < 0 with
+    ``allow_zero``) and for more decimals than the currency allows.
+    """
+    raw = text.strip()
+    if not raw:
+        raise MoneyError("is empty")
+    if any(ch not in "0123456789.-+" for ch in raw):
+        raise MoneyError(f"{raw!r} is not a number (use '.' as decimal point, no separators)")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise MoneyError(f"{raw!r} is not a number") from None
+    if not amount.is_finite():
+        raise MoneyError(f"{raw!r} is not a number")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise MoneyError(f"{raw} must be greater than {'or equal to ' if allow_zero else ''}0")
+    decimals = minor_units(currency)
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > decimals and amount != amount.quantize(quantum(currency)):
+        raise MoneyError(f"{raw} has more than {decimals} decimals, the most {currency} allows")
+    return amount.quantize(quantum(currency))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in one currency. Arithmetic refuses to mix currencies."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal")
+        minor_units(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0).quantize(quantum(currency)), currency)
+
+    def _check(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise MoneyError(f"cannot combine {self.currency} and {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def rounded(self) -> Money:
+        return Money(
+            self.amount.quantize(quantum(self.currency), rounding=ROUND_HALF_EVEN), self.currency
+        )
+
+    def __str__(self) -> str:
+        return f"{self.amount.quantize(quantum(self.currency)):,} {self.currency}"

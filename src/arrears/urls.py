@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from arrears.api.urls import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("arrears.web.urls")),
+]
