@@ -28,7 +28,7 @@ def _customers() -> Iterator[dict[str, str]]:
     )
     rows = Customer.objects.order_by("ref").prefetch_related(active_import_contacts)
     for c in rows.iterator(chunk_size=BATCH):
-        contacts = c.active_contacts  # type: ignore[attr-defined]
+        contacts = c.active_contacts
         yield {
             "customer_ref": c.ref,
             "name": c.name,
@@ -67,7 +67,7 @@ def _invoices() -> Iterator[dict[str, str]]:
 def _documents(
     model: type[Payment] | type[CreditNote], ref_column: str, date_column: str
 ) -> Iterator[dict[str, str]]:
-    rows = model.objects.order_by("ref").values_list(  # type: ignore[attr-defined]
+    rows = model.objects.order_by("ref").values_list(
         "ref", "customer__ref", date_column, "amount", "currency", "invoice_ref"
     )
     for ref, customer_ref, day, amount, currency, invoice_ref in rows.iterator(chunk_size=BATCH):

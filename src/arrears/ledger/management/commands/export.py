@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, kind: str, format: str, **options: Any) -> None:
         rows = rows_export(kind)
         if format == "csv":
-            write_rows(self.stdout, kind, rows)  # type: ignore[arg-type]
+            write_rows(self.stdout, kind, rows)
             return
         # One JSON document, streamed row by row so large ledgers fit in memory.
         self.stdout.write("[", ending="")
