@@ -29,9 +29,12 @@ def country_code(text: str) -> str:
     return code
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def iso_date(text: str) -> date:
     raw = text.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+    if not _ISO_DATE.fullmatch(raw):
         raise FieldError(f"{text!r} is not an ISO date (YYYY-MM-DD)")
     try:
         return date.fromisoformat(raw)

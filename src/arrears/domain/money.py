@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
 
 import pycountry
 
@@ -46,6 +48,7 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be used as money."""
 
 
+@cache
 def is_currency(code: str) -> bool:
     """True for an active ISO 4217 alpha-3 code that can be invoiced."""
     return (
@@ -56,6 +59,7 @@ def is_currency(code: str) -> bool:
     )
 
 
+@cache
 def minor_units(currency: str) -> int:
     """Number of decimals the currency allows (JPY 0, EUR 2, KWD 3)."""
     if not is_currency(currency):
@@ -63,8 +67,12 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency, 2)
 
 
+@cache
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d*)(?:\.(\d*))?")
 
 
 def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decimal:
@@ -76,20 +84,18 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decim
     raw = text.strip()
     if not raw:
         raise MoneyError("is empty")
-    if any(ch not in "0123456789.-+" for ch in raw):
+    match = _PLAIN_NUMBER.fullmatch(raw)
+    if match is None or not (match.group(1) or match.group(2)):
         raise MoneyError(f"{raw!r} is not a number (use '.' as decimal point, no separators)")
     try:
         amount = Decimal(raw)
-    except InvalidOperation:
+    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
         raise MoneyError(f"{raw!r} is not a number") from None
-    if not amount.is_finite():
-        raise MoneyError(f"{raw!r} is not a number")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise MoneyError(f"{raw} must be greater than {'or equal to ' if allow_zero else ''}0")
     decimals = minor_units(currency)
-    exponent = amount.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > decimals and amount != amount.quantize(quantum(currency)):
+    written = (match.group(2) or "").rstrip("0")
+    if len(written) > decimals:
         raise MoneyError(f"{raw} has more than {decimals} decimals, the most {currency} allows")
     return amount.quantize(quantum(currency))
 
