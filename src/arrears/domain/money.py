@@ -72,14 +72,19 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d*)(?:\.(\d*))?")
+# ASCII digits only: Decimal() would also read fullwidth or Arabic-Indic digits.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d*)(?:\.(\d*))?", re.ASCII)
+# The ledger stores 18 digits, 4 of them after the point; larger amounts
+# would also overflow Decimal's default 28-digit context when quantised.
+MAX_INTEGER_DIGITS = 14
 
 
 def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decimal:
     """Parse a contract amount ('1234.50'): '.' decimal point, no separators.
 
     Raises MoneyError for anything else, for amounts ≤ 0 (or < 0 with
-    ``allow_zero``) and for more decimals than the currency allows.
+    ``allow_zero``), for more decimals than the currency allows and for more
+    than MAX_INTEGER_DIGITS digits before the point.
     """
     raw = text.strip()
     if not raw:
@@ -93,6 +98,10 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decim
         raise MoneyError(f"{raw!r} is not a number") from None
     if amount < 0 or (amount == 0 and not allow_zero):
         raise MoneyError(f"{raw} must be greater than {'or equal to ' if allow_zero else ''}0")
+    if len(match.group(1).lstrip("0")) > MAX_INTEGER_DIGITS:
+        raise MoneyError(
+            f"{raw} is too large (at most {MAX_INTEGER_DIGITS} digits before the point)"
+        )
     decimals = minor_units(currency)
     written = (match.group(2) or "").rstrip("0")
     if len(written) > decimals:
