@@ -89,8 +89,8 @@ def read_rows(
             columns = [c.strip() for c in next(reader)]
         except StopIteration:
             raise FileRejected([RowError(f"{name}:1", "-", "the file is empty")]) from None
-        except UnicodeDecodeError as exc:
-            raise FileRejected([RowError(f"{name}:1", "-", f"not UTF-8: {exc.reason}")]) from None
+        except UnicodeDecodeError:
+            raise FileRejected([_not_utf8(path)]) from None
         check_columns(f"{name}:1", kind, columns)
         last = 0
         try:
@@ -108,14 +108,28 @@ def read_rows(
                 if on_bytes is not None and reader.line_num - last >= 1000:
                     last = reader.line_num
                     on_bytes(binary.tell())
-        except UnicodeDecodeError as exc:
-            raise FileRejected(
-                [RowError(f"{name}:{reader.line_num + 1}", "-", f"not UTF-8: {exc.reason}")]
-            ) from None
+        except UnicodeDecodeError:
+            raise FileRejected([_not_utf8(path)]) from None
         except csv.Error as exc:
             raise FileRejected([RowError(f"{name}:{reader.line_num}", "-", str(exc))]) from None
         if on_bytes is not None:
             on_bytes(binary.tell())
+
+
+def _not_utf8(path: Path) -> RowError:
+    """The first line that is not UTF-8.
+
+    The text layer decodes ahead in blocks, so where it fails says nothing
+    about the line; UTF-8 never uses the newline byte inside a character, so
+    the file's binary lines can be checked one by one.
+    """
+    with path.open("rb") as binary:
+        for number, line in enumerate(binary, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return RowError(f"{path}:{number}", "-", f"not UTF-8: {exc.reason}")
+    return RowError(f"{path}:1", "-", "not UTF-8")  # pragma: no cover - decoding failed above
 
 
 def check_columns(location: str, kind: str, columns: list[str]) -> None:
