@@ -397,6 +397,33 @@ class _InvoiceImporter(_Importer):
 
     def check_references(self, rows: list[_Clean]) -> None:
         self.customer_ids = self.customer_ids_by_ref(rows)
+        # Conflicts with invoices already imported are found here, not in
+        # write(): writing stops at the first bad row, checking does not.
+        self.existing = {
+            ref: (pk, customer_id, amount, currency, (issue, due, order_ref, terms))
+            for ref, pk, customer_id, amount, currency, issue, due, order_ref, terms in (
+                Invoice.objects.filter(
+                    ref__in=[r.values["invoice_ref"] for r in rows if "invoice_ref" in r.values]
+                )
+                .order_by()
+                .values_list("ref", "pk", "customer_id", "amount", "currency", *self.MUTABLE)
+            )
+        }
+        for r in rows:
+            v = r.values
+            if r.errors or v["invoice_ref"] not in self.existing:
+                continue
+            _, old_customer, old_amount, old_currency, _ = self.existing[v["invoice_ref"]]
+            if (old_customer, old_amount, old_currency) != (
+                self.customer_ids[v["customer_ref"]],
+                v["amount"],
+                v["currency"],
+            ):
+                r.fail(
+                    "amount",
+                    f"invoice {v['invoice_ref']!r} was imported as {old_amount:f} {old_currency}"
+                    " for another customer or amount; correct it with a credit note",
+                )
 
     def _note(self, customer_id: int, change: str, ref: str) -> None:
         entry = self.per_customer.setdefault(customer_id, {"created": 0, "updated": 0, "refs": []})
@@ -405,14 +432,7 @@ class _InvoiceImporter(_Importer):
             entry["refs"].append(ref)
 
     def write(self, rows: list[_Clean]) -> None:
-        existing = {
-            ref: (pk, customer_id, amount, currency, (issue, due, order_ref, terms))
-            for ref, pk, customer_id, amount, currency, issue, due, order_ref, terms in (
-                Invoice.objects.filter(ref__in=[r.values["invoice_ref"] for r in rows])
-                .order_by()
-                .values_list("ref", "pk", "customer_id", "amount", "currency", *self.MUTABLE)
-            )
-        }
+        existing = self.existing
         new: list[tuple[Any, ...]] = []
         changed: list[Invoice] = []
         for r in rows:
@@ -424,22 +444,10 @@ class _InvoiceImporter(_Importer):
                 new.append((ref, customer_id, v["amount"], v["currency"], *wanted))
                 self._note(customer_id, "created", ref)
                 continue
-            pk, old_customer, old_amount, old_currency, old_wanted = existing[ref]
-            if (old_customer, old_amount, old_currency) != (
-                customer_id,
-                v["amount"],
-                v["currency"],
-            ):
-                r.fail(
-                    "amount",
-                    f"invoice {ref!r} was imported as {old_amount:f} {old_currency}"
-                    " for another customer or amount; correct it with a credit note",
-                )
-            elif old_wanted != wanted:
+            pk, _, _, _, old_wanted = existing[ref]  # conflicts were refused in check_references
+            if old_wanted != wanted:
                 changed.append(Invoice(pk=pk, **dict(zip(self.MUTABLE, wanted, strict=True))))
                 self._note(customer_id, "updated", ref)
-        if any(r.errors for r in rows):
-            return
         invoice_insert(new)
         if changed:
             Invoice.objects.bulk_update(changed, list(self.MUTABLE), batch_size=2000)
@@ -540,35 +548,45 @@ class _DocumentImporter(_Importer):
                 r.fail("invoice_ref", f"invoice {ref!r} belongs to customer {customer_ref!r}")
             elif "currency" in r.values and currency != r.values["currency"]:
                 r.fail("currency", f"invoice {ref!r} is in {currency}")
+        # Posted documents are immutable; checked here so that a conflict is
+        # listed even when an earlier bad row stopped the writing.
+        ref_field = self.ref_column
+        self.existing = {
+            doc.ref: doc
+            for doc in self.model.objects.filter(
+                ref__in=[r.values[ref_field] for r in rows if ref_field in r.values]
+            )
+        }
+        for r in rows:
+            doc = self.existing.get(r.values.get(ref_field, ""))
+            if doc is None or r.errors:
+                continue
+            if doc.customer_id != self.customer_ids[r.values["customer_ref"]] or any(
+                getattr(doc, f) != value for f, value in self._fields(r.values).items()
+            ):
+                r.fail(
+                    ref_field,
+                    f"{doc.ref!r} was already imported with other values; "
+                    "record a correction as a new entry",
+                )
+
+    def _fields(self, v: dict[str, Any]) -> dict[str, Any]:
+        return {
+            self.date_column: v[self.date_column],
+            "amount": v["amount"],
+            "currency": v["currency"],
+            "invoice_ref": v.get("invoice_ref") or "",
+        }
 
     def write(self, rows: list[_Clean]) -> None:
         ref_field = self.ref_column
-        existing = {
-            doc.ref: doc
-            for doc in self.model.objects.filter(ref__in=[r.values[ref_field] for r in rows])
-        }
         log = []
         for r in rows:
             v = r.values
             customer_id = self.customer_ids[v["customer_ref"]]
-            doc = existing.get(v[ref_field])
-            fields = {
-                self.date_column: v[self.date_column],
-                "amount": v["amount"],
-                "currency": v["currency"],
-                "invoice_ref": v.get("invoice_ref") or "",
-            }
-            if doc is not None:
-                if doc.customer_id != customer_id or any(
-                    getattr(doc, f) != value for f, value in fields.items()
-                ):
-                    r.fail(
-                        ref_field,
-                        f"{doc.ref!r} was already imported with other values; "
-                        "record a correction as a new entry",
-                    )
-                else:
-                    self.summary.unchanged += 1
+            fields = self._fields(v)
+            if v[ref_field] in self.existing:  # the same values: check_references refused others
+                self.summary.unchanged += 1
                 continue
             doc = self.model.objects.create(ref=v[ref_field], customer_id=customer_id, **fields)
             allocations = document_allocate(doc)
