@@ -150,8 +150,11 @@ _REF = _text(64)
 
 def _amount(clean: _Clean, raw: Mapping[str, str], column: str, currency: str | None) -> None:
     if currency is None:
-        if (raw.get(column) or "").strip() and column in clean.required:
-            clean.fail(column, "cannot be checked without a valid currency")
+        if column in clean.required:
+            given = (raw.get(column) or "").strip()
+            clean.fail(
+                column, "cannot be checked without a valid currency" if given else "is required"
+            )
         return
     clean.take(raw, column, lambda text: parse_amount(text, currency))
 
