@@ -58,3 +58,23 @@ def token_user(key: str) -> AbstractBaseUser | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+@transaction.atomic
+def token_revoke(*, key: str, actor_label: str = "cli") -> bool:
+    """Revoke a token at once; False when it is unknown or already revoked."""
+    token = ApiToken.objects.select_related("user").filter(
+        key_hash=_hash(key), revoked_at__isnull=True
+    )
+    found = token.first()
+    if found is None:
+        return False
+    ApiToken.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
+    activity_record(
+        actor_label=actor_label,
+        verb="api_token.revoked",
+        subject_type="user",
+        subject_ref=found.user.get_username(),
+        why=found.name or found.prefix,
+    )
+    return True
