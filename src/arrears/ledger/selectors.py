@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     DecimalField,
@@ -15,13 +16,24 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 
 from .models import MONEY_DIGITS, MONEY_PLACES, Allocation, CreditNote, Customer, Invoice, Payment
 
-_ZERO = Value(
-    Decimal(0), output_field=DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+_MONEY: DecimalField[Decimal, Decimal] = DecimalField(
+    max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
 )
+_ZERO = Value(Decimal(0), output_field=_MONEY)
+
+
+def _money(expression: Any) -> Round:
+    """An amount computed in SQL, rounded to the stored places.
+
+    SQLite adds and subtracts decimals as binary floats: an invoice settled
+    by 0.10 + 0.70 of 0.80 would be open by 1.1e-16 (or -1.1e-16), and sums
+    drift. Rounding in SQL makes filters and totals exact on every database.
+    """
+    return Round(expression, MONEY_PLACES, output_field=_MONEY)
 
 
 def invoices_as_of(as_of: date, invoices: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:
@@ -36,9 +48,8 @@ def invoices_as_of(as_of: date, invoices: QuerySet[Invoice] | None = None) -> Qu
     )
     qs = Invoice.objects.all() if invoices is None else invoices
     return qs.filter(issue_date__lte=as_of).annotate(
-        open_as_of=ExpressionWrapper(
-            F("amount") - Coalesce(Subquery(settled), _ZERO),
-            output_field=DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES),
+        open_as_of=_money(
+            ExpressionWrapper(F("amount") - Coalesce(Subquery(settled), _ZERO), output_field=_MONEY)
         )
     )
 
@@ -60,14 +71,14 @@ def ar_totals(as_of: date) -> dict[str, dict[str, Decimal]]:
     rows = (
         open_invoices_as_of(as_of)
         .values("currency")
-        .annotate(ar=Sum("open_as_of"))
+        .annotate(ar=_money(Sum("open_as_of")))
         .order_by("currency")
     )
     overdue = dict(
         open_invoices_as_of(as_of)
         .filter(due_date__lt=as_of)
         .values("currency")
-        .annotate(total=Sum("open_as_of"))
+        .annotate(total=_money(Sum("open_as_of")))
         .values_list("currency", "total")
     )
     for row in rows:
@@ -85,7 +96,7 @@ def customer_unapplied(customer: Customer) -> dict[str, Decimal]:
         rows = (
             model.objects.filter(customer=customer, allocated__lt=F("amount"))
             .values("currency")
-            .annotate(total=Sum(F("amount") - F("allocated")))
+            .annotate(total=_money(Sum(F("amount") - F("allocated"))))
         )
         for row in rows:
             result[row["currency"]] = result.get(row["currency"], Decimal(0)) + row["total"]
