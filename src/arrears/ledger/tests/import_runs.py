@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import textwrap
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.management import CommandError, call_command
@@ -20,6 +22,7 @@ from arrears.ledger.models import (
     Invoice,
     Payment,
 )
+from arrears.ledger.selectors import invoices_as_of, open_invoices_as_of
 
 LEDGER_MODELS: tuple[type[Model], ...] = (
     Customer,
@@ -67,3 +70,14 @@ def write_csv(directory: Path, name: str, text: str) -> Path:
 def ledger_counts() -> dict[str, int]:
     """Rows in every ledger table, by model name."""
     return {model.__name__: model._default_manager.count() for model in LEDGER_MODELS}
+
+
+def open_amounts(as_of: date) -> dict[str, Decimal]:
+    """Invoice ref -> open amount at ``as_of``, for invoices issued by then."""
+    rows = invoices_as_of(as_of).values_list("ref", "open_as_of")  # type: ignore[misc]
+    return dict(rows)
+
+
+def open_refs(as_of: date) -> set[str]:
+    """Refs of the invoices with something open at ``as_of``."""
+    return set(open_invoices_as_of(as_of).values_list("ref", flat=True))
