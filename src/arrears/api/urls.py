@@ -67,9 +67,10 @@ def request_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     for error in exc.errors:
         loc = [str(part) for part in error.get("loc", ())]
         # ninja puts the view's parameter name after "body"; clients never see it
-        if len(loc) > 2 and loc[0] == "body":
+        if len(loc) > 1 and loc[0] == "body":
             del loc[1]
-        errors.append(RowError(".".join(loc) or "-", loc[-1] if loc else "-", error["msg"]))
+        field = loc[-1] if len(loc) > 1 else "-"
+        errors.append(RowError(".".join(loc) or "-", field, error["msg"]))
     return _problems(request, errors)
 
 
