@@ -11,6 +11,7 @@ from django.db import transaction
 
 from arrears.domain.allocation import AllocationPlan, OpenItem, allocate, oldest_due_first
 from arrears.domain.masterdata import FieldError, email_address, phone_number
+from arrears.domain.money import quantum
 
 from .models import (
     Activity,
@@ -55,8 +56,16 @@ def activities_record(entries: Iterable[Activity]) -> None:
 
 
 def _open_items(invoices: Iterable[Invoice]) -> list[OpenItem]:
+    # The columns hold four places; amounts decided here are in the currency's
+    # own minor units, as they are shown and logged.
     return [
-        OpenItem(inv.pk, inv.ref, inv.due_date, inv.issue_date, inv.amount - inv.allocated)
+        OpenItem(
+            inv.pk,
+            inv.ref,
+            inv.due_date,
+            inv.issue_date,
+            (inv.amount - inv.allocated).quantize(quantum(inv.currency)),
+        )
         for inv in invoices
     ]
 
@@ -102,7 +111,7 @@ def document_allocate(source: Payment | CreditNote) -> list[Allocation]:
     be applied stays unapplied on the document (an overpayment, or credit
     to use later). Returns the allocations made; empty when nothing was open.
     """
-    remaining = source.amount - source.allocated
+    remaining = (source.amount - source.allocated).quantize(quantum(source.currency))
     if remaining <= 0:
         return []
     candidates = Invoice.objects.select_for_update().filter(
