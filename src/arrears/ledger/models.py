@@ -114,8 +114,13 @@ class InvoiceStatus(models.TextChoices):
 
 
 class Invoice(models.Model):
-    ref = models.CharField("invoice ref", max_length=64, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    # Unique through Meta.constraints: a plain unique index, without the
+    # extra LIKE index Django adds for unique=True on PostgreSQL.
+    ref = models.CharField("invoice ref", max_length=64)
+    # Indexed by the composite index that starts with customer (Meta).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     issue_date = models.DateField()
     due_date = models.DateField()
     amount = money_field()
@@ -137,6 +142,7 @@ class Invoice(models.Model):
             models.Index(fields=["issue_date"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["ref"], name="invoice_ref_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
             models.CheckConstraint(
                 condition=Q(due_date__gte=F("issue_date")), name="invoice_due_not_before_issue"
@@ -162,8 +168,13 @@ class Invoice(models.Model):
 
 
 class Payment(models.Model):
-    ref = models.CharField("payment ref", max_length=64, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    # Unique through Meta.constraints: a plain unique index, without the
+    # extra LIKE index Django adds for unique=True on PostgreSQL.
+    ref = models.CharField("payment ref", max_length=64)
+    # Indexed by the composite index that starts with customer (Meta).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     received_on = models.DateField()
     amount = money_field()
     currency = models.CharField(max_length=3)
@@ -176,6 +187,7 @@ class Payment(models.Model):
         ordering = ["received_on", "ref"]
         indexes = [models.Index(fields=["customer", "received_on"])]
         constraints = [
+            models.UniqueConstraint(fields=["ref"], name="payment_ref_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
                 condition=Q(allocated__gte=0) & Q(allocated__lte=F("amount")),
@@ -193,8 +205,13 @@ class Payment(models.Model):
 
 
 class CreditNote(models.Model):
-    ref = models.CharField("credit note ref", max_length=64, unique=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
+    # Unique through Meta.constraints: a plain unique index, without the
+    # extra LIKE index Django adds for unique=True on PostgreSQL.
+    ref = models.CharField("credit note ref", max_length=64)
+    # Indexed by the composite index that starts with customer (Meta).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="credit_notes", db_index=False
+    )
     issue_date = models.DateField()
     amount = money_field()
     currency = models.CharField(max_length=3)
@@ -206,6 +223,7 @@ class CreditNote(models.Model):
         ordering = ["issue_date", "ref"]
         indexes = [models.Index(fields=["customer", "issue_date"])]
         constraints = [
+            models.UniqueConstraint(fields=["ref"], name="credit_note_ref_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
             models.CheckConstraint(
                 condition=Q(allocated__gte=0) & Q(allocated__lte=F("amount")),
