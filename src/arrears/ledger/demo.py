@@ -239,8 +239,8 @@ class _Behaviour:
 _BEHAVIOURS = (
     _Behaviour("prompt", 38, -2, 4, -12, 8),
     _Behaviour("slow", 25, 18, 9, 0, 50, instalments=0.04),
-    _Behaviour("chronic", 12, 55, 25, 10, 160, never_pays=0.08, instalments=0.08),
-    _Behaviour("short_payer", 10, 22, 12, 0, 70, never_pays=0.02, short_pays=0.25),
+    _Behaviour("chronic", 12, 65, 30, 10, 180, never_pays=0.15, instalments=0.08),
+    _Behaviour("short_payer", 10, 25, 12, 0, 70, never_pays=0.05, short_pays=0.3),
     _Behaviour("new", 15, 8, 14, -10, 60, instalments=0.02),
 )
 
@@ -499,30 +499,46 @@ def _payment_runs(
 def _remittances(
     rng: random.Random, invoices: list[_Invoice], b: _Behaviour, today: date, ledger: _Ledger
 ) -> None:
-    """A customer who pays invoice by invoice, naming each one."""
+    """A customer who pays invoice by invoice, naming each one.
+
+    Every credit note is decided before the payments, as the demo imports
+    credit notes first; so ``ledger.pay`` sees what the importer will see.
+    """
     for invoice in invoices:
+        ref, currency = invoice.customer_ref, invoice.currency
         paid_on = invoice.due + timedelta(days=_late_days(rng, b))
         paid_on = max(paid_on, invoice.issue + timedelta(days=1))
+        if rng.random() < b.never_pays:
+            # Stalled: paid months later, if by today at all.
+            paid_on += timedelta(days=rng.randint(90, 400))
         credited = _credit(rng, invoice, min(paid_on, today), ledger)
         to_pay = invoice.amount - credited
-        if to_pay <= 0 or paid_on > today or rng.random() < b.never_pays:
+        if to_pay <= 0 or paid_on > today:
             continue
+        later: list[_Payment] = []
         if credited and rng.random() < 0.08:
             to_pay = invoice.amount  # paid the original amount, ignoring the credit note
         elif rng.random() < b.short_pays:
-            to_pay = _money(float(to_pay) * rng.uniform(0.85, 0.97))
-        ref, currency = invoice.customer_ref, invoice.currency
-        if rng.random() < b.instalments and to_pay > 200:
-            first = _money(float(to_pay) * rng.uniform(0.3, 0.6))
-            first_on = max(invoice.issue + timedelta(days=1), paid_on - timedelta(days=30))
-            ledger.pay(_Payment(first_on, ref, currency, first, invoice))
-            to_pay -= first
-            if rng.random() < 0.4:
-                continue  # the second instalment has not come in (yet)
-        ledger.pay(_Payment(paid_on, ref, currency, to_pay, invoice))
-        if rng.random() < 0.002 and paid_on + timedelta(days=3) <= today:
+            # A deduction: settled weeks later by a credit note or a payment.
+            short = _money(float(to_pay) * rng.uniform(0.85, 0.97))
+            settled_on = paid_on + timedelta(days=rng.randint(60, 240))
+            if settled_on <= today and rng.random() < 0.6:
+                ledger.credit_notes.append((settled_on, invoice, to_pay - short))
+                invoice.open -= to_pay - short
+            elif settled_on <= today:
+                later.append(_Payment(settled_on, ref, currency, to_pay - short, invoice))
+            to_pay = short
+        elif rng.random() < b.instalments and to_pay > 200:
+            second = to_pay - _money(float(to_pay) * rng.uniform(0.3, 0.6))
+            second_on = paid_on + timedelta(days=rng.randint(20, 120))
+            if second_on <= today:
+                later.append(_Payment(second_on, ref, currency, second, invoice))
+            to_pay -= second
+        elif rng.random() < 0.002 and paid_on + timedelta(days=3) <= today:
             # A duplicate payment: all of it stays unapplied.
-            ledger.pay(_Payment(paid_on + timedelta(days=3), ref, currency, to_pay, invoice))
+            later.append(_Payment(paid_on + timedelta(days=3), ref, currency, to_pay, invoice))
+        for payment in [_Payment(paid_on, ref, currency, to_pay, invoice), *later]:
+            ledger.pay(payment)
 
 
 def _on_account(rng: random.Random, ledger: _Ledger, chronic: list[str], today: date) -> None:
