@@ -118,6 +118,16 @@ def test_serve_reports_a_port_that_is_taken() -> None:
             run("serve", "--port", str(port))
 
 
+def test_demo_checks_the_port_before_setting_up(var_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=f"cannot listen on 127.0.0.1:{port}"):
+            run("demo", "--port", str(port))
+    assert not (var_dir / "demo").exists()
+
+
 def test_serve_refuses_a_port_out_of_range() -> None:
     with pytest.raises(CommandError, match="--port"):
         run("serve", "--port", "70000")

@@ -13,6 +13,7 @@ customers yet (or kept when they are the demo's from an earlier run).
 from __future__ import annotations
 
 import os
+import socket
 import time
 from datetime import date
 from pathlib import Path
@@ -95,6 +96,8 @@ class Command(BaseCommand):
             )
         if customers < 1:
             raise CommandError("--customers must be at least 1", returncode=2)
+        if not no_serve:
+            self._check_port_free(port)
         started = time.monotonic()
         progress_console = Console(stderr=True, quiet=verbosity == 0)
         self._fresh_database()
@@ -130,6 +133,17 @@ class Command(BaseCommand):
             ) from exc
         except KeyboardInterrupt:
             pass
+
+    def _check_port_free(self, port: int) -> None:
+        """Fail before the (slow) set-up, not after it, when the port is taken."""
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot listen on {HOST}:{port}: {exc.strerror or exc} "
+                    "(is another demo running? try --port)"
+                ) from exc
 
     def _fresh_database(self) -> None:
         path = demo_database_file()
