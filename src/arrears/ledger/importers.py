@@ -47,7 +47,7 @@ from .models import (
     InvoiceStatus,
     Payment,
 )
-from .services import activities_record, document_allocate
+from .services import activities_record, documents_post
 
 CHUNK = 5000
 
@@ -570,22 +570,28 @@ class _DocumentImporter(_Importer):
 
     def write(self, rows: list[_Clean]) -> None:
         ref_field = self.ref_column
-        log = []
+        documents = []
         for r in rows:
             v = r.values
-            customer_id = self.customer_ids[v["customer_ref"]]
-            fields = self._fields(v)
             if v[ref_field] in self.existing:  # the same values: check_references refused others
                 self.summary.unchanged += 1
                 continue
-            doc = self.model.objects.create(ref=v[ref_field], customer_id=customer_id, **fields)
-            allocations = document_allocate(doc)
+            documents.append(
+                self.model(
+                    ref=v[ref_field],
+                    customer_id=self.customer_ids[v["customer_ref"]],
+                    **self._fields(v),
+                )
+            )
+        allocations = documents_post(documents)
+        log = []
+        for doc in documents:
             self.summary.created += 1
             self.summary.add_money(doc.currency, doc.allocated, doc.amount - doc.allocated)
             log.append(
                 Activity(
                     actor_label=self.actor_label,
-                    customer_id=customer_id,
+                    customer_id=doc.customer_id,
                     subject_type=self.model._meta.model_name or "",
                     subject_ref=doc.ref,
                     verb=f"{self.model._meta.model_name}.imported",
@@ -594,7 +600,7 @@ class _DocumentImporter(_Importer):
                     data={
                         "amount": str(doc.amount),
                         "currency": doc.currency,
-                        "allocations": {a.invoice.ref: str(a.amount) for a in allocations},
+                        "allocations": {a.invoice.ref: str(a.amount) for a in allocations[doc.ref]},
                         "unapplied": str(doc.amount - doc.allocated),
                     },
                 )
