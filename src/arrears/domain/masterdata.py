@@ -94,8 +94,13 @@ def tax_id(text: str, country: str) -> str:
 
 def language_code(text: str) -> str:
     raw = text.strip()
-    if not re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", raw) or not pycountry.languages.get(
-        alpha_2=raw[:2]
+    if (
+        not re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", raw)
+        or not pycountry.languages.get(alpha_2=raw[:2])
+        or (len(raw) == 5 and pycountry.countries.get(alpha_2=raw[3:]) is None)
     ):
-        raise FieldError(f"{text!r} is not a language code (ISO 639-1, e.g. en or en-GB)")
+        raise FieldError(
+            f"{text!r} is not a language code (ISO 639-1, optionally with an ISO 3166 "
+            "region: en or en-GB)"
+        )
     return raw

@@ -126,6 +126,8 @@ class Money:
         return cls(Decimal(0).quantize(quantum(currency)), currency)
 
     def _check(self, other: Money) -> None:
+        if not isinstance(other, Money):  # a plain number has no currency
+            raise TypeError(f"cannot combine Money and {type(other).__name__}")
         if self.currency != other.currency:
             raise MoneyError(f"cannot combine {self.currency} and {other.currency}")
 

@@ -155,7 +155,9 @@ def test_iso_639_1_languages_with_optional_region_are_accepted(text: str) -> Non
     assert language_code(text) == text
 
 
-@pytest.mark.parametrize("text", ["EN", "eng", "xx", "en-gb", "en_GB", "english", ""])
+@pytest.mark.parametrize(
+    "text", ["EN", "eng", "xx", "en-gb", "en_GB", "english", "", "en-ZZ", "fr-XX", "en-GBR"]
+)
 def test_other_language_codes_are_refused(text: str) -> None:
     with pytest.raises(FieldError):
         language_code(text)

@@ -164,6 +164,14 @@ def test_money_refuses_to_mix_currencies() -> None:
         usd - eur
 
 
+def test_money_refuses_plain_numbers() -> None:
+    usd = Money(Decimal("1.00"), "USD")
+    with pytest.raises(TypeError, match="Money and int"):
+        usd + 1  # type: ignore[operator]
+    with pytest.raises(TypeError, match="Money and Decimal"):
+        usd - Decimal(1)  # type: ignore[operator]
+
+
 def test_money_requires_a_decimal_and_a_real_currency() -> None:
     with pytest.raises(TypeError):
         Money(1.5, "USD")  # type: ignore[arg-type]
