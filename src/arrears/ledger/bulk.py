@@ -18,8 +18,13 @@ from django.db.models import Model
 
 
 def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    # Store values exactly as the ORM would, so that filters and ordering
+    # compare rows from both paths alike (SQLite keeps them as text).
+    ops = connection.ops
+    if isinstance(value, datetime):
+        return ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return ops.adapt_datefield_value(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict | list):

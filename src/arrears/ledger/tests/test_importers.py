@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from arrears.ledger import importers
@@ -261,13 +260,6 @@ def test_changing_a_posted_credit_note_is_refused(
 # --- timestamps ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    strict=True,
-    reason="ledger/bulk.py writes datetimes as isoformat ('T', '+00:00') on SQLite, where "
-    "Django stores and compares 'YYYY-MM-DD HH:MM:SS.ffffff': filters and ordering on "
-    "created_at / Activity.at go wrong for rows inserted by the fast path",
-)
 def test_timestamps_of_imported_rows_compare_like_those_the_orm_writes(
     ledger: dict[str, Path],
 ) -> None:
