@@ -141,7 +141,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Only for `arrears collectstatic` behind a web server of your own; WhiteNoise
+# serves from the packages (finders) when it is not set.
+STATIC_ROOT = os.environ.get("ARREARS_STATIC_ROOT") or None
 MEDIA_ROOT = VAR_DIR / "media"
 # Serve the admin's and our static files from the packages themselves, so
 # `arrears serve` needs no collectstatic step.

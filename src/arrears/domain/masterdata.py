@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
+from typing import Any
 
 import email_validator
 import phonenumbers
@@ -74,13 +76,19 @@ def phone_number(text: str, country: str) -> str:
 _TAX_ID_KINDS = ("vat", "tin", "ein", "gst", "abn", "bn", "cnpj", "rfc", "rut", "nit")
 
 
+@cache
+def _tax_id_modules(country: str) -> list[tuple[str, Any]]:
+    """python-stdnum validators for a country's tax ids (looked up once)."""
+    return [(kind, m) for kind in _TAX_ID_KINDS if (m := get_cc_module(country.lower(), kind))]
+
+
 def tax_id(text: str, country: str) -> str:
     """A tax id checked with python-stdnum where the country has a validator.
 
     Countries without a validator keep the trimmed value unchecked.
     """
     raw = text.strip()
-    modules = [(kind, m) for kind in _TAX_ID_KINDS if (m := get_cc_module(country.lower(), kind))]
+    modules = _tax_id_modules(country)
     if not modules:
         return raw
     reasons = []

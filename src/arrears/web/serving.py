@@ -9,9 +9,7 @@ instead, e.g. ``gunicorn arrears.wsgi -w 4 -b 127.0.0.1:8000``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from django.conf import settings
 from django.core.servers.basehttp import get_internal_wsgi_application, run
 from django.db import connections
 
@@ -29,9 +27,6 @@ def wsgi_serve(*, host: str, port: int, on_bind: Callable[[int], None] | None = 
 
     Raises OSError when the address cannot be bound (e.g. the port is taken).
     """
-    # whitenoise warns at start-up when STATIC_ROOT is missing; our files come
-    # from the apps (WHITENOISE_USE_FINDERS), so an empty directory will do.
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     handler = get_internal_wsgi_application()
     # Request threads open their own connections; don't share ours with them.
     connections.close_all()
