@@ -67,6 +67,18 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency, 2)
 
 
+def unusual_minor_units() -> dict[int, frozenset[str]]:
+    """Currencies whose minor units are not two, by their number of decimals.
+
+    Every other currency has two; for rounding per currency where only the
+    code is at hand (in SQL).
+    """
+    by_places: dict[int, set[str]] = {}
+    for code, places in _MINOR_UNITS.items():
+        by_places.setdefault(places, set()).add(code)
+    return {places: frozenset(codes) for places, codes in sorted(by_places.items())}
+
+
 @cache
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
@@ -74,9 +86,12 @@ def quantum(currency: str) -> Decimal:
 
 # ASCII digits only: Decimal() would also read fullwidth or Arabic-Indic digits.
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d*)(?:\.(\d*))?", re.ASCII)
-# The ledger stores 18 digits, 4 of them after the point; larger amounts
-# would also overflow Decimal's default 28-digit context when quantised.
+# The ledger's columns hold 18 digits, 4 of them after the point; and SQLite
+# keeps decimals as binary floats, exact to 15 significant digits. So an
+# amount has at most 14 digits before the point, and at most 15 counting the
+# currency's minor units (USD up to 9,999,999,999,999.99).
 MAX_INTEGER_DIGITS = 14
+MAX_DIGITS = 15
 
 
 def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decimal:
@@ -84,7 +99,7 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decim
 
     Raises MoneyError for anything else, for amounts ≤ 0 (or < 0 with
     ``allow_zero``), for more decimals than the currency allows and for more
-    than MAX_INTEGER_DIGITS digits before the point.
+    digits than the ledger keeps exactly (MAX_INTEGER_DIGITS, MAX_DIGITS).
     """
     raw = text.strip()
     if not raw:
@@ -98,11 +113,12 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> Decim
         raise MoneyError(f"{raw!r} is not a number") from None
     if amount < 0 or (amount == 0 and not allow_zero):
         raise MoneyError(f"{raw} must be greater than {'or equal to ' if allow_zero else ''}0")
-    if len(match.group(1).lstrip("0")) > MAX_INTEGER_DIGITS:
-        raise MoneyError(
-            f"{raw} is too large (at most {MAX_INTEGER_DIGITS} digits before the point)"
-        )
     decimals = minor_units(currency)
+    limit = min(MAX_INTEGER_DIGITS, MAX_DIGITS - decimals)
+    if len(match.group(1).lstrip("0")) > limit:
+        raise MoneyError(
+            f"{raw} is too large (at most {limit} digits before the point in {currency})"
+        )
     written = (match.group(2) or "").rstrip("0")
     if len(written) > decimals:
         raise MoneyError(f"{raw} has more than {decimals} decimals, the most {currency} allows")

@@ -15,6 +15,7 @@ from arrears.domain.money import (
     minor_units,
     parse_amount,
     quantum,
+    unusual_minor_units,
 )
 
 
@@ -121,22 +122,42 @@ def test_an_unknown_currency_is_refused_when_parsing() -> None:
         parse_amount("10", "ABC")
 
 
-@pytest.mark.parametrize("digits", [15, 20, 28, 29, 40, 200])
-def test_absurdly_large_amounts_are_refused_not_crashing(digits: int) -> None:
-    # 14 integer digits is what the ledger stores; beyond 28 digits Decimal's
-    # default context cannot even quantize. Both must be a MoneyError.
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("10000000000000", "USD"),  # 14 digits + 2 decimals: more than SQLite keeps exactly
+        ("99999999999999.99", "USD"),
+        ("1000000000000", "KWD"),
+        ("100000000000000", "JPY"),  # 15 digits: more than the ledger's columns hold
+        ("9" * 20, "USD"),
+        ("9" * 28, "JPY"),
+        ("9" * 29, "USD"),  # beyond Decimal's default context: must not crash
+        ("9" * 200, "USD"),
+    ],
+)
+def test_amounts_too_large_to_store_exactly_are_refused_not_crashing(
+    text: str, currency: str
+) -> None:
     with pytest.raises(MoneyError, match="too large"):
-        parse_amount("9" * digits, "USD")
+        parse_amount(text, currency)
 
 
-def test_the_largest_storable_amount_parses() -> None:
-    assert parse_amount("99999999999999.99", "USD") == Decimal("99999999999999.99")
-    assert parse_amount("99999999999999.999", "KWD") == Decimal("99999999999999.999")
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("9999999999999.99", "USD"),
+        ("000009999999999999.99", "USD"),  # leading zeros are not digits that count
+        ("999999999999.999", "KWD"),
+        ("99999999999999", "JPY"),
+    ],
+)
+def test_the_largest_storable_amounts_parse(text: str, currency: str) -> None:
+    assert parse_amount(text, currency) == Decimal(text)
 
 
 @given(
     st.sampled_from(["JPY", "USD", "KWD"]),
-    st.integers(min_value=1, max_value=10**13),
+    st.integers(min_value=1, max_value=10**14 - 1),
 )
 def test_formatting_a_minor_unit_count_parses_back_to_the_same_amount(
     currency: str, minor: int
@@ -188,3 +209,11 @@ def test_rounding_is_bankers_rounding_to_the_minor_unit() -> None:
 def test_money_prints_with_the_currency_decimals() -> None:
     assert str(Money(Decimal("1234.5"), "USD")) == "1,234.50 USD"
     assert str(Money(Decimal("1234"), "JPY")) == "1,234 JPY"
+
+
+def test_currencies_with_other_than_two_decimals_are_listed_by_their_decimals() -> None:
+    unusual = unusual_minor_units()
+    assert {"JPY", "KRW", "VND"} <= unusual[0]
+    assert {"KWD", "BHD", "TND"} <= unusual[3]
+    assert all(minor_units(code) == places for places, codes in unusual.items() for code in codes)
+    assert not any("USD" in codes or "EUR" in codes for codes in unusual.values())
