@@ -7,16 +7,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Case,
     DecimalField,
     ExpressionWrapper,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce
+
+from arrears.domain.money import unusual_minor_units
 
 from .models import MONEY_DIGITS, MONEY_PLACES, Allocation, CreditNote, Customer, Invoice, Payment
 
@@ -26,14 +32,29 @@ _MONEY: DecimalField[Decimal, Decimal] = DecimalField(
 _ZERO = Value(Decimal(0), output_field=_MONEY)
 
 
-def _money(expression: Any) -> Round:
-    """An amount computed in SQL, rounded to the stored places.
+def _minor_units() -> Case:
+    """The row's currency's number of decimals, in SQL."""
+    return Case(
+        *(
+            When(currency__in=sorted(codes), then=Value(places))
+            for places, codes in unusual_minor_units().items()
+        ),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+
+
+def _money(expression: Any) -> Func:
+    """An amount computed in SQL, rounded to its currency's minor units.
 
     SQLite adds and subtracts decimals as binary floats: an invoice settled
-    by 0.10 + 0.70 of 0.80 would be open by 1.1e-16 (or -1.1e-16), and sums
-    drift. Rounding in SQL makes filters and totals exact on every database.
+    by 0.10 + 0.70 of 0.80 would be open by 1.1e-16 (or -1.1e-16), and
+    9999999999999.99 - 9999999999999.98 comes out as 0.0098. Rounding in SQL
+    to the currency's decimals makes filters and totals exact on every
+    database (the row, or group, must have a ``currency``).
     """
-    return Round(expression, MONEY_PLACES, output_field=_MONEY)
+    # Func, not Round: Round is typed for a constant precision.
+    return Func(expression, _minor_units(), function="ROUND", output_field=_MONEY)
 
 
 def invoices_as_of(as_of: date, invoices: QuerySet[Invoice] | None = None) -> QuerySet[Invoice]:

@@ -198,3 +198,30 @@ def test_partial_payments_in_one_file_settle_in_turn(load: Load) -> None:
     assert _allocations("P1") == [("I1", Decimal("60.00"))]
     assert _allocations("P2") == [("I1", Decimal("40.00")), ("I2", Decimal("20.00"))]
     assert Invoice.objects.get(ref="I1").status == InvoiceStatus.PAID
+
+
+def test_the_largest_amounts_are_stored_exactly_and_settle_to_the_cent(load: Load) -> None:
+    largest = {"USD": "9999999999999.99", "KWD": "999999999999.999", "JPY": "99999999999999"}
+    load(
+        "invoices",
+        [f"BIG-{cur},C1,2024-01-01,2024-01-31,{amount},{cur},," for cur, amount in largest.items()],
+    )
+    assert {inv.currency: inv.amount for inv in Invoice.objects.all()} == {
+        cur: Decimal(amount) for cur, amount in largest.items()
+    }
+    smallest = {"USD": Decimal("0.01"), "KWD": Decimal("0.001"), "JPY": Decimal(1)}
+    load(
+        "payments",
+        [
+            f"PAY-{cur},C1,2024-02-01,{Decimal(amount) - smallest[cur]},{cur},BIG-{cur}"
+            for cur, amount in largest.items()
+        ],
+    )
+    assert open_amounts(date(2024, 2, 1)) == {f"BIG-{cur}": smallest[cur] for cur in largest}
+    assert not Invoice.objects.filter(status=InvoiceStatus.PAID).exists()
+    load(
+        "payments",
+        [f"REST-{cur},C1,2024-02-02,{smallest[cur]},{cur}," for cur in largest],
+    )
+    assert Invoice.objects.filter(status=InvoiceStatus.PAID).count() == 3
+    assert open_amounts(date(2024, 2, 2)) == {f"BIG-{cur}": 0 for cur in largest}
