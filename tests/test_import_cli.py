@@ -31,8 +31,12 @@ def _arrears(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database with customer C1, in a directory of its own."""
     path = tmp_path_factory.mktemp("cli")
     result = _arrears(path, "migrate", "-v", "0")
+    assert result.returncode == 0, result.stderr
+    (path / "c1.csv").write_text("customer_ref,name,country\nC1,Acme,US\n", encoding="utf-8")
+    result = _arrears(path, "import", "customers", str(path / "c1.csv"))
     assert result.returncode == 0, result.stderr
     return path
 
@@ -40,7 +44,7 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.skipif(not ARREARS.exists(), reason=f"no arrears entry point at {ARREARS}")
 def test_import_exits_0_and_prints_one_json_document(var_dir: Path) -> None:
     path = var_dir / "customers.csv"
-    path.write_text("customer_ref,name,country\nC1,Acme,US\nC2,Beispiel,DE\n", encoding="utf-8")
+    path.write_text("customer_ref,name,country\nC2,Beispiel,DE\nC3,Exemple,FR\n", encoding="utf-8")
     result = _arrears(var_dir, "import", "customers", str(path), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
