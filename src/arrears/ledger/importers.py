@@ -445,15 +445,19 @@ class _InvoiceImporter(_Importer):
             if r.errors or v["invoice_ref"] not in self.existing:
                 continue
             _, old_customer, old_amount, old_currency, _ = self.existing[v["invoice_ref"]]
-            if (old_customer, old_amount, old_currency) != (
-                self.customer_ids[v["customer_ref"]],
-                v["amount"],
-                v["currency"],
-            ):
+            if old_customer != self.customer_ids[v["customer_ref"]]:
                 r.fail(
-                    "amount",
-                    f"invoice {v['invoice_ref']!r} was imported as {old_amount:f} {old_currency}"
-                    " for another customer or amount; correct it with a credit note",
+                    "customer_ref",
+                    f"invoice {v['invoice_ref']!r} was imported for another customer;"
+                    " an invoice cannot move between customers",
+                )
+            elif (old_amount, old_currency) != (v["amount"], v["currency"]):
+                field = "amount" if old_currency == v["currency"] else "currency"
+                r.fail(
+                    field,
+                    f"invoice {v['invoice_ref']!r} was imported as"
+                    f" {old_amount.quantize(quantum(old_currency))} {old_currency};"
+                    " correct it with a credit note",
                 )
 
     def _note(self, customer_id: int, change: str, ref: str) -> None:

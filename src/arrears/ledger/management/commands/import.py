@@ -6,12 +6,12 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from arrears.ledger.csvfiles import KINDS, FileRejected, read_rows
+from arrears.ledger.csvfiles import KINDS, FileRejected, RowError, read_rows
 from arrears.ledger.importers import ImportRejected, rows_import
 
 MAX_PRINTED_ERRORS = 10_000
@@ -35,7 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, kind: str, file: Path, json: bool, **options: Any) -> None:
         if not file.is_file():
-            raise CommandError(f"{file}: no such file", returncode=2)
+            self._reject([RowError(str(file), "-", "no such file")], as_json=json)
         show_progress = not json and sys.stderr.isatty()
         with Progress(
             TextColumn(f"importing {kind}"),
@@ -69,7 +69,7 @@ class Command(BaseCommand):
                 )
             )
 
-    def _reject(self, errors: list[Any], *, as_json: bool) -> None:
+    def _reject(self, errors: list[RowError], *, as_json: bool) -> NoReturn:
         for error in errors[:MAX_PRINTED_ERRORS]:
             self.stderr.write(str(error))
         if len(errors) > MAX_PRINTED_ERRORS:
