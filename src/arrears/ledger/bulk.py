@@ -32,16 +32,23 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def rows_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Insert ``rows`` into ``table``; JSON columns take dicts or lists."""
+def rows_insert(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, json_column: int = -1
+) -> None:
+    """Insert ``rows`` into ``table``. The column at index ``json_column``, if
+    any, takes dicts or lists."""
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                if json_column < 0:
+                    for row in rows:
+                        copy.write_row(row)
+                    return
                 for row in rows:
-                    copy.write_row(
-                        [json.dumps(v) if isinstance(v, dict | list) else v for v in row]
-                    )
+                    values = list(row)
+                    values[json_column] = json.dumps(values[json_column])
+                    copy.write_row(values)
             return
         placeholders = ", ".join(["%s"] * len(columns))
         cursor.executemany(

@@ -49,7 +49,7 @@ from .models import (
 )
 from .services import activities_record, documents_post
 
-CHUNK = 5000
+CHUNK = 10_000
 
 
 class ImportRejected(Exception):
@@ -414,6 +414,7 @@ class _InvoiceImporter(_Importer):
     def __init__(self, summary: ImportSummary, actor_label: str) -> None:
         super().__init__(summary, actor_label)
         self.per_customer: dict[int, dict[str, Any]] = {}
+        self.first_load: bool | None = None
 
     def clean_fields(self, clean: _Clean, raw: Mapping[str, str]) -> None:
         clean.take(raw, "customer_ref", _REF)
@@ -428,6 +429,15 @@ class _InvoiceImporter(_Importer):
 
     def check_references(self, rows: list[_Clean]) -> None:
         self.customer_ids = self.customer_ids_by_ref(rows)
+        if self.first_load is None:
+            # Loading a ledger into an empty table (the first, biggest import)
+            # needs no look-ups: duplicates within the file are caught by
+            # ``seen``, and a concurrent import of the same refs fails on the
+            # unique constraint and rolls back.
+            self.first_load = not Invoice.objects.exists()
+        if self.first_load:
+            self.existing = {}
+            return
         # Conflicts with invoices already imported are found here, not in
         # write(): writing stops at the first bad row, checking does not.
         self.existing = {
@@ -505,6 +515,7 @@ class _InvoiceImporter(_Importer):
                 (now, self.actor_label, pk, "customer", refs[pk], "invoices.imported", WHY, entry)
                 for pk, entry in self.per_customer.items()
             ),
+            json_column=ACTIVITY_COLUMNS.index("data"),
         )
 
 
