@@ -11,8 +11,10 @@ error (a correction is a new entry).
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -651,6 +653,21 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a large import keeps millions of
+    live objects (refs seen, per-customer tallies) that every full collection
+    would walk again, for about a fifth of the import's time. Rows make no
+    reference cycles; what little else does is collected afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def rows_import(
     kind: str,
     rows: Iterable[Row],
@@ -668,7 +685,7 @@ def rows_import(
     summary = ImportSummary(kind)
     importer = IMPORTERS[kind](summary, actor_label)
     errors: list[RowError] = []
-    with transaction.atomic():
+    with _gc_paused(), transaction.atomic():
         for chunk in _chunks(rows, CHUNK):
             cleaned = [importer.clean(location, raw) for location, raw in chunk]
             importer.check_references(cleaned)
