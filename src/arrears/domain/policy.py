@@ -1,0 +1,705 @@
+"""The collection policy: its model and its evaluation for one customer on one day.
+
+A policy is a sequence of steps (in file order) plus guardrails. Every open
+invoice walks the sequence: each day it may reach at most one step, the
+first one after the last step it reached whose conditions hold and whose
+trigger date has come. Invoices of one customer that reach the same step on
+the same day share ONE action (one consolidated message, never one per
+invoice). Guardrails hold a step back (it waits and fires on a later day);
+conditions that do not hold skip a step for good.
+
+``evaluate`` is pure and deterministic: it takes ``today`` and everything it
+needs as frozen facts, and returns decisions with their reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from .calendar import BusinessHours, next_business_day, non_business_reason, planned_at
+from .segments import Segment
+
+
+class Stage(StrEnum):
+    NOTIFY = "notify"
+    CONFIRM = "confirm"
+    REMIND = "remind"
+    INQUIRE = "inquire"
+    PRESSURE = "pressure"
+    ESCALATE = "escalate"
+
+
+STAGE_RANK = {stage: rank for rank, stage in enumerate(Stage)}
+
+
+class Kind(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    LETTER = "letter"
+    CALL = "call"
+    TASK = "task"
+    ESCALATION = "escalation"
+    CREDIT_HOLD = "credit_hold"
+    AGENCY = "agency"
+    WRITE_OFF = "write_off"
+
+
+# A touch is contact with the customer; messages are the automated touches.
+TOUCH_KINDS = frozenset({Kind.EMAIL, Kind.SMS, Kind.LETTER, Kind.CALL})
+MESSAGE_KINDS = frozenset({Kind.EMAIL, Kind.SMS, Kind.LETTER})
+APPROVAL_KINDS = frozenset({Kind.CREDIT_HOLD, Kind.AGENCY, Kind.WRITE_OFF})
+
+
+class Automation(StrEnum):
+    AUTO = "auto"
+    WHITE_GLOVE = "white_glove"
+    PAUSED = "paused"
+
+
+class Anchor(StrEnum):
+    ISSUE = "issue"
+    DUE = "due"
+    STEP = "step"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a step comes due for an invoice: ``days`` after the issue date,
+    the due date (negative: before it) or the day ``step`` fired for it."""
+
+    anchor: Anchor
+    days: int
+    step: str | None = None
+
+    def describe(self) -> str:
+        if self.anchor is Anchor.STEP:
+            return f"{self.days} days after {self.step}"
+        where = "issue" if self.anchor is Anchor.ISSUE else "due"
+        return f"{where}{self.days:+d} days"
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """When a step applies at all; a step whose conditions fail is skipped.
+
+    None means "any". Amounts are compared with each invoice's open amount
+    in its own currency.
+    """
+
+    segments: frozenset[Segment] | None = None
+    automation: frozenset[Automation] = frozenset({Automation.AUTO, Automation.WHITE_GLOVE})
+    min_open_amount: Decimal | None = None
+    max_open_amount: Decimal | None = None
+    preferred_channels: frozenset[Kind] | None = None
+    min_touches: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    stage: Stage
+    kind: Kind
+    trigger: Trigger
+    conditions: Conditions = Conditions()
+    template: str | None = None
+    script: str | None = None
+    # A letter that sets a deadline: the deadline is this many days later.
+    deadline_days: int | None = None
+    requires_approval: bool = False
+    # The step may fire only this many days after its trigger date; later it
+    # is skipped (a confirm-delivery call is pointless a month on). None: no limit.
+    window_days: int | None = None
+    description: str = ""
+    line: int = field(default=0, compare=False)
+
+    @property
+    def is_touch(self) -> bool:
+        return self.kind in TOUCH_KINDS
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Limits every step obeys. Defaults are DESIGN.md §2's."""
+
+    earliest_outreach_days: int = 14
+    # Stages that are service, not collection: exempt from the earliest
+    # outreach age and not counted towards the minimum touches.
+    exempt_stages: frozenset[Stage] = frozenset({Stage.NOTIFY, Stage.CONFIRM})
+    min_touches_before_escalation: int = 4
+    frequency_cap_touches: int = 2
+    frequency_cap_days: int = 7
+    skip_weekends: bool = True
+    skip_holidays: bool = True
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    fallback_channels: tuple[Kind, ...] = (Kind.EMAIL, Kind.SMS, Kind.LETTER, Kind.CALL)
+
+
+@dataclass(frozen=True)
+class SegmentTiming:
+    """How a segment's clock runs: days after due and between steps are
+    multiplied by ``factor`` then shifted by ``shift_days``. Issue-relative
+    and pre-due days are never changed (they follow the invoice terms)."""
+
+    factor: Decimal = Decimal(1)
+    shift_days: int = 0
+
+    def scale(self, days: int) -> int:
+        if days <= 0:
+            return days
+        scaled = int((Decimal(days) * self.factor).to_integral_value(ROUND_HALF_UP))
+        return max(0, scaled + self.shift_days)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    steps: tuple[Step, ...]
+    guardrails: Guardrails = Guardrails()
+    timing: Mapping[Segment, SegmentTiming] = field(default_factory=dict, hash=False)
+    version: int = 0
+    description: str = ""
+
+    def step(self, step_id: str) -> Step | None:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        return None
+
+    def timing_for(self, segment: Segment) -> SegmentTiming:
+        return self.timing.get(segment, SegmentTiming())
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}" if self.version else self.name
+
+
+# --- facts in -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastAction:
+    """An action already taken for the customer (by the policy or by hand:
+    ``step`` is None for a manual touch such as a logged call)."""
+
+    on: date
+    kind: Kind
+    stage: Stage
+    invoice_refs: frozenset[str]
+    step: str | None = None
+
+    @property
+    def is_touch(self) -> bool:
+        return self.kind in TOUCH_KINDS
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    ref: str
+    issue_date: date
+    due_date: date
+    open_amount: Decimal
+    currency: str
+    disputed: bool = False
+    # Why the invoice is left alone for now (a kept payment plan, a promise
+    # to pay until its date plus grace, ...); None when nothing holds it.
+    hold_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    ref: str
+    segment: Segment
+    country: str
+    automation: Automation = Automation.AUTO
+    preferred_channel: Kind | None = None
+    time_zone: str | None = None
+    # Channels that cannot be used, with why ("opted out", "bounced", "no
+    # consent", "no address"); a channel not listed is usable.
+    blocked_channels: Mapping[Kind, str] = field(default_factory=dict, hash=False)
+    # Why the whole customer is left alone (under an agency, ...); None: not held.
+    hold_reason: str | None = None
+    history: tuple[PastAction, ...] = ()
+
+
+# --- decisions out --------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """Why an invoice got what it got today (machine-readable)."""
+
+    FIRED = "fired"
+    ALREADY_TODAY = "already_today"
+    TOO_EARLY = "too_early"
+    BEFORE_EARLIEST_OUTREACH = "before_earliest_outreach"
+    CAPPED = "capped"
+    NON_BUSINESS_DAY = "non_business_day"
+    MIN_TOUCHES = "min_touches"
+    NO_CHANNEL = "no_channel"
+    WHITE_GLOVE = "white_glove"
+    PAUSED = "paused"
+    HELD = "held"
+    DISPUTED = "disputed"
+    PAID = "paid"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One consolidated action for one customer, one step, one day."""
+
+    customer_ref: str
+    step: str
+    stage: Stage
+    kind: Kind
+    invoice_refs: tuple[str, ...]
+    planned_for: date
+    planned_at: datetime
+    reason: str
+    template: str | None = None
+    script: str | None = None
+    deadline: date | None = None
+    requires_approval: bool = False
+
+    @property
+    def idempotency_key(self) -> str:
+        """Unique per customer, step and cycle (the day it is planned for)."""
+        return f"{self.customer_ref}|{self.step}|{self.planned_for.isoformat()}"
+
+    def as_past(self) -> PastAction:
+        return PastAction(
+            self.planned_for, self.kind, self.stage, frozenset(self.invoice_refs), self.step
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceDecision:
+    invoice_ref: str
+    outcome: Outcome
+    reason: str
+    step: str | None = None
+    next_step: str | None = None
+    next_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Decisions:
+    customer_ref: str
+    as_of: date
+    policy: str
+    segment: Segment
+    actions: tuple[PlannedAction, ...]
+    invoices: tuple[InvoiceDecision, ...]
+
+
+# --- evaluation -----------------------------------------------------------
+
+
+class _Leave(Protocol):
+    def __call__(
+        self,
+        inv: InvoiceFacts,
+        outcome: Outcome,
+        reason: str,
+        nxt: tuple[Step, date | None] | None = None,
+    ) -> None: ...
+
+
+@dataclass
+class _Progress:
+    """One invoice's place in the sequence."""
+
+    fired: dict[str, date]
+    last_index: int
+    touches: int
+    acted_today: str | None
+
+
+@dataclass
+class _Candidate:
+    step: Step
+    index: int
+    invoices: list[tuple[InvoiceFacts, date]]
+
+
+def evaluate(
+    policy: Policy, customer: CustomerFacts, invoices: Sequence[InvoiceFacts], today: date
+) -> Decisions:
+    """Decide what to do today for one customer and its open invoices.
+
+    Returns at most one action per step (covering every invoice that reached
+    it) and, for every invoice given, what happened and why, with the next
+    planned step and date when one is known. Feeding the returned actions
+    back as history and evaluating the same day again returns no action.
+    """
+    g = policy.guardrails
+    timing = policy.timing_for(customer.segment)
+    index_of = {step.id: i for i, step in enumerate(policy.steps)}
+    decided: dict[str, InvoiceDecision] = {}
+
+    def leave(
+        inv: InvoiceFacts,
+        outcome: Outcome,
+        reason: str,
+        nxt: tuple[Step, date | None] | None = None,
+    ) -> None:
+        decided[inv.ref] = InvoiceDecision(
+            inv.ref,
+            outcome,
+            reason,
+            next_step=nxt[0].id if nxt else None,
+            next_date=nxt[1] if nxt else None,
+        )
+
+    progress = {
+        inv.ref: _progress(inv.ref, customer.history, index_of, g, today) for inv in invoices
+    }
+    candidates: dict[str, _Candidate] = {}
+    non_business = non_business_reason(
+        today, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
+    )
+
+    for inv in invoices:
+        prog = progress[inv.ref]
+        if inv.open_amount <= 0:
+            leave(inv, Outcome.PAID, "paid: nothing open")
+            continue
+        if inv.disputed:
+            leave(inv, Outcome.DISPUTED, "disputed: out of the dunning flow until resolved")
+            continue
+        if customer.automation is Automation.PAUSED:
+            leave(inv, Outcome.PAUSED, "customer paused: no collection activity")
+            continue
+        if customer.hold_reason:
+            leave(inv, Outcome.HELD, f"customer left alone: {customer.hold_reason}")
+            continue
+        if inv.hold_reason:
+            leave(inv, Outcome.HELD, f"left alone: {inv.hold_reason}")
+            continue
+        if prog.acted_today is not None:
+            nxt = _next_step(policy, customer, inv, prog, timing, today + timedelta(days=1))
+            leave(inv, Outcome.ALREADY_TODAY, f"already acted on today ({prog.acted_today})", nxt)
+            continue
+        found = _next_step(policy, customer, inv, prog, timing, today)
+        if found is None:
+            _leave_without_step(policy, customer, inv, prog, leave)
+            continue
+        step, due_on = found
+        earliest = inv.issue_date + timedelta(days=g.earliest_outreach_days)
+        if step.is_touch and step.stage not in g.exempt_stages and due_on < earliest:
+            due_on = earliest
+        if due_on > today:
+            if due_on == earliest and step.is_touch and step.stage not in g.exempt_stages:
+                leave(
+                    inv,
+                    Outcome.BEFORE_EARLIEST_OUTREACH,
+                    f"before earliest outreach: invoice is {(today - inv.issue_date).days} "
+                    f"days old, first outreach at {g.earliest_outreach_days} days",
+                    (step, _business(due_on, customer, g)),
+                )
+            else:
+                leave(
+                    inv,
+                    Outcome.TOO_EARLY,
+                    f"too early: {step.id} is due on {due_on.isoformat()} "
+                    f"({step.trigger.describe()})",
+                    (step, _business(due_on, customer, g)),
+                )
+            continue
+        if non_business is not None:
+            leave(
+                inv,
+                Outcome.NON_BUSINESS_DAY,
+                f"{non_business}; {step.id} waits",
+                (step, _business(today, customer, g)),
+            )
+            continue
+        if step.stage is Stage.ESCALATE and prog.touches < g.min_touches_before_escalation:
+            leave(
+                inv,
+                Outcome.MIN_TOUCHES,
+                f"minimum touches not reached: {prog.touches} of "
+                f"{g.min_touches_before_escalation} before escalation; {step.id} waits",
+                (step, None),
+            )
+            continue
+        cand = candidates.setdefault(step.id, _Candidate(step, index_of[step.id], []))
+        cand.invoices.append((inv, due_on))
+
+    actions = _plan(policy, customer, candidates, today, leave, decided, progress, timing)
+    ordered = tuple(decided[inv.ref] for inv in invoices)
+    return Decisions(customer.ref, today, policy.label, customer.segment, actions, ordered)
+
+
+def _progress(
+    ref: str, history: Sequence[PastAction], index_of: Mapping[str, int], g: Guardrails, today: date
+) -> _Progress:
+    fired: dict[str, date] = {}
+    last_index = -1
+    touches = 0
+    acted_today: str | None = None
+    for past in history:
+        if ref not in past.invoice_refs:
+            continue
+        if past.is_touch and past.stage not in g.exempt_stages:
+            touches += 1
+        if past.on == today:
+            acted_today = past.step or past.kind.value
+        if past.step is not None and past.step in index_of:
+            fired[past.step] = max(fired.get(past.step, past.on), past.on)
+            last_index = max(last_index, index_of[past.step])
+    return _Progress(fired, last_index, touches, acted_today)
+
+
+def _applies(
+    step: Step, customer: CustomerFacts, inv: InvoiceFacts, *, fired_touches: int | None
+) -> bool:
+    """Whether the step's conditions hold (``fired_touches`` None: ignore the
+    touch count, which changes over time)."""
+    c = step.conditions
+    if c.segments is not None and customer.segment not in c.segments:
+        return False
+    if customer.automation not in c.automation:
+        return False
+    # White glove: personal calls only, never an automated message or task.
+    if customer.automation is Automation.WHITE_GLOVE and step.kind is not Kind.CALL:
+        return False
+    if c.min_open_amount is not None and inv.open_amount < c.min_open_amount:
+        return False
+    if c.max_open_amount is not None and inv.open_amount > c.max_open_amount:
+        return False
+    if c.preferred_channels is not None and customer.preferred_channel not in c.preferred_channels:
+        return False
+    return fired_touches is None or fired_touches >= c.min_touches
+
+
+def trigger_date(
+    policy: Policy,
+    step: Step,
+    customer: CustomerFacts,
+    inv: InvoiceFacts,
+    fired: Mapping[str, date],
+    timing: SegmentTiming,
+) -> date | None:
+    """The day ``step`` comes due for ``inv``.
+
+    A step that follows another counts from the day that one fired; when
+    that one does not apply to this customer (a white-glove customer skips
+    the e-mail a call follows), from the day it would have come due. None
+    when it applies but has not fired: it was passed over, so this step
+    never comes due.
+    """
+    t = step.trigger
+    if t.anchor is Anchor.ISSUE:
+        return inv.issue_date + timedelta(days=t.days)
+    if t.anchor is Anchor.DUE:
+        return inv.due_date + timedelta(days=timing.scale(t.days))
+    seen = {step.id}
+    base: date | None = None
+    anchor = policy.step(t.step or "")
+    days = timing.scale(t.days)
+    while anchor is not None and anchor.id not in seen:
+        base = fired.get(anchor.id)
+        if base is not None:
+            break
+        if _applies(anchor, customer, inv, fired_touches=None):
+            return None
+        seen.add(anchor.id)
+        a = anchor.trigger
+        if a.anchor is Anchor.ISSUE:
+            base = inv.issue_date + timedelta(days=a.days)
+            break
+        if a.anchor is Anchor.DUE:
+            base = inv.due_date + timedelta(days=timing.scale(a.days))
+            break
+        days += timing.scale(a.days)
+        anchor = policy.step(a.step or "")
+    return None if base is None else base + timedelta(days=days)
+
+
+def _expired(step: Step, inv: InvoiceFacts, on: date, today: date) -> bool:
+    # A reminder before due makes no sense once the invoice is past due.
+    if step.stage is Stage.REMIND and today > inv.due_date:
+        return True
+    return step.window_days is not None and today > on + timedelta(days=step.window_days)
+
+
+def _next_step(
+    policy: Policy,
+    customer: CustomerFacts,
+    inv: InvoiceFacts,
+    prog: _Progress,
+    timing: SegmentTiming,
+    today: date,
+) -> tuple[Step, date] | None:
+    """The first step after the invoice's place that applies and is not past
+    its window, with its trigger date. A step that follows another which
+    has not fired for the invoice is skipped: walking in order, that one was
+    passed over, so it never will."""
+    for step in policy.steps[prog.last_index + 1 :]:
+        if not _applies(step, customer, inv, fired_touches=prog.touches):
+            continue
+        on = trigger_date(policy, step, customer, inv, prog.fired, timing)
+        if on is None:
+            continue
+        if _expired(step, inv, on, today):
+            continue
+        return step, on
+    return None
+
+
+def _leave_without_step(
+    policy: Policy, customer: CustomerFacts, inv: InvoiceFacts, prog: _Progress, leave: _Leave
+) -> None:
+    if customer.automation is Automation.WHITE_GLOVE:
+        leave(
+            inv,
+            Outcome.WHITE_GLOVE,
+            "white glove: no automated messages, and no personal call step is left",
+        )
+    elif prog.last_index >= 0:
+        last = policy.steps[prog.last_index]
+        leave(
+            inv,
+            Outcome.COMPLETE,
+            f"sequence complete: last step {last.id} on {prog.fired[last.id].isoformat()}",
+        )
+    else:
+        leave(inv, Outcome.COMPLETE, "no step of the policy applies to this invoice")
+
+
+def _business(day: date, customer: CustomerFacts, g: Guardrails) -> date:
+    return next_business_day(
+        day, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
+    )
+
+
+def _channel(step: Step, customer: CustomerFacts, g: Guardrails) -> tuple[Kind | None, str]:
+    """The channel for a touch: the customer's preferred message channel for
+    e-mail and text steps, else the step's own; then the fallback order.
+    Returns the channel (None: none usable) and a note for the reason."""
+    if not step.is_touch:
+        return step.kind, ""
+    wanted: list[Kind] = []
+    preferred = customer.preferred_channel
+    if step.kind in (Kind.EMAIL, Kind.SMS) and preferred in MESSAGE_KINDS:
+        assert preferred is not None
+        wanted.append(preferred)
+    wanted.append(step.kind)
+    wanted += [k for k in g.fallback_channels if k not in wanted]
+    blocked = customer.blocked_channels
+    for kind in wanted:
+        if kind not in blocked:
+            if kind is step.kind:
+                return kind, ""
+            if kind is preferred and kind is wanted[0]:
+                return kind, f"; {kind} as the customer prefers"
+            skipped = ", ".join(f"{k} {blocked[k]}" for k in wanted[: wanted.index(kind)])
+            return kind, f"; {kind} instead ({skipped})"
+    why = ", ".join(f"{k} {blocked[k]}" for k in wanted)
+    return None, f"no usable channel: {why}"
+
+
+def _plan(
+    policy: Policy,
+    customer: CustomerFacts,
+    candidates: Mapping[str, _Candidate],
+    today: date,
+    leave: _Leave,
+    decided: dict[str, InvoiceDecision],
+    progress: Mapping[str, _Progress],
+    timing: SegmentTiming,
+) -> tuple[PlannedAction, ...]:
+    g = policy.guardrails
+    window_start = today - timedelta(days=g.frequency_cap_days - 1)
+    recent = sorted(p.on for p in customer.history if p.is_touch and window_start <= p.on <= today)
+    # Already-fired steps today: evaluating twice must not repeat them.
+    fired_today = {p.step for p in customer.history if p.on == today and p.step}
+    # The most advanced steps go first when the cap leaves room for only some.
+    order = sorted(candidates.values(), key=lambda c: (-STAGE_RANK[c.step.stage], c.index))
+    actions: list[PlannedAction] = []
+    for cand in order:
+        step = cand.step
+        refs = tuple(sorted(inv.ref for inv, _ in cand.invoices))
+        if step.id in fired_today:
+            for inv, _ in cand.invoices:
+                leave(inv, Outcome.ALREADY_TODAY, f"already acted on today ({step.id})")
+            continue
+        kind, note = _channel(step, customer, g)
+        if kind is None:
+            for inv, _ in cand.invoices:
+                leave(
+                    inv,
+                    Outcome.NO_CHANNEL,
+                    f"{note}; {step.id} waits",
+                    (step, today + timedelta(days=1)),
+                )
+            continue
+        if step.is_touch and len(recent) >= g.frequency_cap_touches:
+            # The cap frees up the day after the oldest counted touch leaves the window.
+            free = recent[len(recent) - g.frequency_cap_touches] + timedelta(
+                days=g.frequency_cap_days
+            )
+            dates = ", ".join(d.isoformat() for d in recent)
+            for inv, _ in cand.invoices:
+                leave(
+                    inv,
+                    Outcome.CAPPED,
+                    f"capped by frequency: {len(recent)} touches in the last "
+                    f"{g.frequency_cap_days} days ({dates}), at most "
+                    f"{g.frequency_cap_touches}; {step.id} waits",
+                    (step, _business(free, customer, g)),
+                )
+            continue
+        if step.is_touch:
+            recent.append(today)
+        parts = ", ".join(
+            f"{inv.ref} ({step.trigger.describe()} = {on.isoformat()})"
+            for inv, on in sorted(cand.invoices, key=lambda pair: pair[0].ref)
+        )
+        reason = (
+            f"{step.id} ({step.stage}, {kind}): {len(refs)} invoice(s) reached this step — "
+            f"{parts}; segment {customer.segment}{note}"
+        )
+        action = PlannedAction(
+            customer_ref=customer.ref,
+            step=step.id,
+            stage=step.stage,
+            kind=kind,
+            invoice_refs=refs,
+            planned_for=today,
+            planned_at=planned_at(today, customer.country, g.business_hours, customer.time_zone),
+            reason=reason,
+            template=step.template,
+            script=step.script,
+            deadline=(
+                today + timedelta(days=step.deadline_days)
+                if step.deadline_days is not None
+                else None
+            ),
+            requires_approval=step.requires_approval,
+        )
+        actions.append(action)
+        for inv, _ in cand.invoices:
+            prog = progress[inv.ref]
+            after = _Progress(
+                {**prog.fired, step.id: today},
+                cand.index,
+                prog.touches + (1 if step.is_touch and step.stage not in g.exempt_stages else 0),
+                step.id,
+            )
+            nxt = _next_step(policy, customer, inv, after, timing, today + timedelta(days=1))
+            decided[inv.ref] = InvoiceDecision(
+                inv.ref,
+                Outcome.FIRED,
+                reason,
+                step=step.id,
+                next_step=nxt[0].id if nxt else None,
+                next_date=nxt[1] if nxt else None,
+            )
+    actions.sort(key=lambda a: candidates[a.step].index)
+    return tuple(actions)
