@@ -8,7 +8,7 @@ elsewhere. Callers pass values already validated and in column order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,19 +17,29 @@ from django.db import connection
 from django.db.models import Model
 
 
-def _sqlite_value(value: Any) -> Any:
-    # Store values exactly as the ORM would, so that filters and ordering
-    # compare rows from both paths alike (SQLite keeps them as text).
+def _sqlite_converter() -> Callable[[Any], Any]:
+    """Convert values exactly as the ORM stores them on SQLite (as text), so
+    filters and ordering compare rows from both paths alike. Dates and times
+    repeat across a file, so each distinct one is converted once."""
     ops = connection.ops
-    if isinstance(value, datetime):
-        return ops.adapt_datetimefield_value(value)
-    if isinstance(value, date):
-        return ops.adapt_datefield_value(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
+    memo: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, date):  # datetime is a date too
+            if value not in memo:
+                memo[value] = (
+                    ops.adapt_datetimefield_value(value)
+                    if isinstance(value, datetime)
+                    else ops.adapt_datefield_value(value)
+                )
+            return memo[value]
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return value
+
+    return convert
 
 
 def rows_insert(
@@ -51,9 +61,10 @@ def rows_insert(
                     copy.write_row(values)
             return
         placeholders = ", ".join(["%s"] * len(columns))
+        convert = _sqlite_converter()
         cursor.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",
-            [[_sqlite_value(v) for v in row] for row in rows],
+            [[convert(v) for v in row] for row in rows],
         )
 
 
