@@ -10,8 +10,8 @@ import pytest
 from arrears.domain.policy import (
     Automation,
     Decisions,
-    InvoiceDecision,
     Guardrails,
+    InvoiceDecision,
     Kind,
     Outcome,
     PastAction,

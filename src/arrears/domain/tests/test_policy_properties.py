@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import arrears
 from arrears.domain.calendar import non_business_reason
 from arrears.domain.policy import (
     TOUCH_KINDS,
@@ -22,9 +24,16 @@ from arrears.domain.policy import (
     Stage,
     evaluate,
 )
+from arrears.domain.policy_file import policy_parse
 from arrears.domain.segments import Segment
 
 from .policy_examples import SMALL
+
+DEFAULT = policy_parse(
+    (Path(arrears.__file__).parent / "sequencing" / "policies" / "default.yaml").read_text(
+        encoding="utf-8"
+    )
+)
 
 START = date(2025, 1, 1)
 DAYS = 120
@@ -87,13 +96,13 @@ def replay(
     return done
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(customers_st, invoices_st)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([SMALL, DEFAULT]), customers_st, invoices_st)
 def test_guardrails_hold_day_after_day(
-    customer: CustomerFacts, invoices: list[tuple[InvoiceFacts, int | None]]
+    policy: Policy, customer: CustomerFacts, invoices: list[tuple[InvoiceFacts, int | None]]
 ) -> None:
-    g = SMALL.guardrails
-    done = replay(SMALL, customer, invoices)
+    g = policy.guardrails
+    done = replay(policy, customer, invoices)
     touches = sorted(a.planned_for for a, _ in done if a.kind in TOUCH_KINDS)
     for i, day in enumerate(touches):
         window = [d for d in touches[: i + 1] if d > day - timedelta(days=g.frequency_cap_days)]
