@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_htmx",
     "arrears.ledger",
+    "arrears.sequencing",
     "arrears.api",
     "arrears.web",
 ]

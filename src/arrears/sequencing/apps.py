@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SequencingConfig(AppConfig):
+    name = "arrears.sequencing"
+    label = "sequencing"
+    verbose_name = "Collection policy and sequencing"
