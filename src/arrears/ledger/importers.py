@@ -96,7 +96,7 @@ class ImportSummary:
         return result
 
 
-@dataclass
+@dataclass(slots=True)
 class _Clean:
     """Validated values of one row, or the reasons it is bad."""
 
@@ -171,9 +171,10 @@ class _Importer:
         self.actor_label = actor_label
         self.seen: dict[str, str] = {}  # ref -> location of first occurrence
         self._customer_ids: dict[str, int] | None = None
+        self.required = COLUMNS[self.kind][0]
 
     def clean(self, location: str, raw: Mapping[str, str]) -> _Clean:
-        clean = _Clean(location, required=COLUMNS[self.kind][0])
+        clean = _Clean(location, required=self.required)
         if "__shape__" in raw:
             clean.fail("-", f"row has {raw['__shape__']}")
             return clean
