@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "arrears.sequencing",
     "arrears.api",
     "arrears.web",
+    "arrears.reports",
 ]
 
 MIDDLEWARE = [
