@@ -35,7 +35,7 @@ from arrears.domain.masterdata import (
 from arrears.domain.money import MoneyError, is_currency, parse_amount, quantum
 
 from .bulk import rows_insert, values_by_ref
-from .csvfiles import COLUMNS, Row, RowError
+from .csvfiles import COLUMNS, Row, RowError, header
 from .models import (
     Activity,
     Automation,
@@ -231,18 +231,8 @@ class _Importer:
 class _CustomerImporter(_Importer):
     kind = "customers"
     ref_column = "customer_ref"
-    FIELDS = (
-        "name",
-        "country",
-        "phone",
-        "tax_id",
-        "currency",
-        "credit_limit",
-        "preferred_channel",
-        "automation",
-        "language",
-        "customer_since",
-    )
+    # Customer columns of the file; e-mail addresses become contacts.
+    FIELDS = tuple(c for c in header("customers") if c not in {"customer_ref", "email"})
 
     def clean_fields(self, clean: _Clean, raw: Mapping[str, str]) -> None:
         clean.take(raw, "name", _text(200))
