@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from arrears.ledger.models import Customer
+from arrears.ledger.models import Customer, Invoice
 
 
 class PolicyVersion(models.Model):
@@ -64,3 +64,77 @@ class CustomerPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.policy_name or 'active policy'} {self.segment}"
+
+
+class ActionStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class Action(models.Model):
+    """One consolidated action the policy decided for a customer: one step,
+    one day, covering one or more invoices.
+
+    ``idempotency_key`` (customer|step|day) is unique in the database, so a
+    re-run, a retried crash or two workers racing can never plan it twice.
+    ``invoice_refs`` keeps the refs for reading; ``invoices`` (through
+    ActionInvoice) lets the database find actions whose invoices are paid.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="actions", db_index=False
+    )
+    invoices: models.ManyToManyField[Invoice, ActionInvoice] = models.ManyToManyField(
+        Invoice, through="ActionInvoice", related_name="actions", blank=True
+    )
+    invoice_refs = models.JSONField(default=list)
+    kind = models.CharField(max_length=20)
+    stage = models.CharField(max_length=20)
+    step = models.CharField(max_length=100)
+    planned_for = models.DateField()
+    planned_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ActionStatus.choices, default=ActionStatus.PLANNED
+    )
+    reason = models.TextField()
+    policy_name = models.CharField(max_length=100)
+    policy_version = models.PositiveIntegerField(default=0)
+    requires_approval = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=300)
+    # Which run inserted the row: after an insert that skips conflicts, the
+    # rows carrying this run's id are exactly the ones it created.
+    run_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["planned_for", "customer_id", "id"]
+        indexes = [
+            models.Index(fields=["customer", "planned_for"]),
+            models.Index(fields=["planned_for", "status"]),
+            models.Index(fields=["run_id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="action_idempotency_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["planned", "done", "cancelled", "failed"]),
+                name="action_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class ActionInvoice(models.Model):
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, db_index=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "invoice"], name="action_invoice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_id} {self.invoice_id}"

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from arrears.domain.policy import Policy
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    FloatField,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Mod
+
+from arrears.domain.policy import (
+    Automation,
+    CustomerFacts,
+    InvoiceFacts,
+    Kind,
+    PastAction,
+    Policy,
+    Stage,
+)
 from arrears.domain.policy_file import policy_parse
-from arrears.domain.segments import Segment, SegmentOverride
-from arrears.ledger.models import Customer
+from arrears.domain.segments import (
+    PaymentHistory,
+    Segment,
+    SegmentOverride,
+    SegmentResult,
+    segment_of,
+)
+from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
+from arrears.ledger.selectors import open_invoices_as_of
 
-from .models import CustomerPolicy, PolicyVersion
+from .models import Action, ActionStatus, CustomerPolicy, PolicyVersion
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policies" / "default.yaml"
 
@@ -51,3 +84,256 @@ def segment_override_for(customer: Customer) -> SegmentOverride | None:
     if settings is None or not settings.segment:
         return None
     return SegmentOverride(Segment(settings.segment), settings.segment_reason)
+
+
+# --- facts for the daily run ------------------------------------------------
+
+CHUNK = 1000
+HISTORY_DAYS = 365
+_PAST_STATUSES = (ActionStatus.PLANNED, ActionStatus.DONE)
+
+
+class _DaysBetween(Func):
+    """``end - start`` in days, for two date expressions."""
+
+    arg_joiner = " - "
+    template = "(%(expressions)s)"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return super().as_sql(
+            compiler,
+            connection,
+            template="(julianday(%(expressions)s))",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+@dataclass(frozen=True)
+class CustomerRun:
+    """Everything the policy needs for one customer on one day."""
+
+    id: int
+    policy: Policy
+    segment: SegmentResult
+    facts: CustomerFacts
+    invoices: tuple[InvoiceFacts, ...]
+    # Invoice ids by ref (the open invoices given to the policy).
+    invoice_ids: Mapping[str, int]
+
+
+class PolicyBook:
+    """The policies of one run: the active one and, by name, the newest
+    version of each other policy ever applied (read once per run)."""
+
+    def __init__(self) -> None:
+        self.active = policy_active()
+        self._by_name: dict[str, Policy] = {}
+        for row in PolicyVersion.objects.order_by("name", "-version").only(
+            "name", "version", "yaml_text"
+        ):
+            if row.name not in self._by_name:
+                self._by_name[row.name] = _parsed(row.yaml_text, row.name, row.version)
+
+    def for_name(self, name: str) -> Policy:
+        if not name:
+            return self.active
+        return self._by_name.get(name, self.active)
+
+
+def _customers(
+    *, after_id: int, limit: int, partition: tuple[int, int] | None, ids: Sequence[int] | None
+) -> list[Any]:
+    qs = Customer.objects.filter(pk__gt=after_id)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    if partition is not None:
+        k, n = partition
+        qs = qs.alias(part=Mod(F("pk"), Value(n))).filter(part=k)
+    return list(
+        qs.order_by("pk").values(
+            "pk",
+            "ref",
+            "country",
+            "automation",
+            "preferred_channel",
+            "customer_since",
+            "policy_settings__policy_name",
+            "policy_settings__segment",
+            "policy_settings__segment_reason",
+        )[:limit]
+    )
+
+
+def _open_invoices(ids: list[int], as_of: date, *, balances_as_of: bool) -> list[dict[str, Any]]:
+    base = Invoice.objects.filter(customer_id__in=ids).order_by()
+    fields = ("pk", "ref", "customer_id", "issue_date", "due_date", "currency")
+    if balances_as_of:
+        rows = open_invoices_as_of(as_of, base).values(*fields, "open_as_of")
+        return [{**r, "open": r["open_as_of"]} for r in rows]
+    rows = base.filter(status=InvoiceStatus.OPEN, issue_date__lte=as_of).values(
+        *fields, "amount", "allocated"
+    )
+    return [{**r, "open": r["amount"] - r["allocated"]} for r in rows]
+
+
+def _payment_histories(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]:
+    """Per customer, over invoices paid in the 12 months up to ``as_of``: how
+    many, how many late and the average days late (one aggregate query)."""
+    paid_on = Subquery(
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(last=Max("effective_on"))
+        .values("last")
+    )
+    rows = (
+        Invoice.objects.filter(customer_id__in=ids, status=InvoiceStatus.PAID)
+        .order_by()
+        .annotate(paid_on=paid_on)
+        .filter(paid_on__gt=as_of - timedelta(days=HISTORY_DAYS), paid_on__lte=as_of)
+        .values("customer_id")
+        .annotate(
+            paid=Count("pk"),
+            late=Count("pk", filter=Q(paid_on__gt=F("due_date"))),
+            days_late=Avg(_DaysBetween(F("paid_on"), F("due_date"))),
+        )
+    )
+    return {r["customer_id"]: r for r in rows}
+
+
+def _blocked_channels(contacts: list[dict[str, Any]]) -> dict[Kind, str]:
+    """Why e-mail, text or call cannot be used with any active contact.
+    Letters are always possible (the postal address is the customer's)."""
+    blocked: dict[Kind, str] = {}
+    for kind, address, consent, opted_out, bounced in (
+        (Kind.EMAIL, "email", "consent_email", "opted_out_email", "email_bounced"),
+        (Kind.SMS, "phone", "consent_sms", "opted_out_sms", None),
+        (Kind.CALL, "phone", "consent_call", "opted_out_call", None),
+    ):
+        reachable = [c for c in contacts if c[address]]
+        if not reachable:
+            blocked[kind] = "no address"
+            continue
+        usable = [
+            c for c in reachable if c[consent] and not c[opted_out] and not (bounced and c[bounced])
+        ]
+        if usable:
+            continue
+        if all(c[opted_out] for c in reachable):
+            blocked[kind] = "opted out"
+        elif bounced and all(c[bounced] or c[opted_out] for c in reachable):
+            blocked[kind] = "bounced"
+        else:
+            blocked[kind] = "no consent"
+    return blocked
+
+
+def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
+    past: dict[int, list[PastAction]] = defaultdict(list)
+    rows = (
+        Action.objects.filter(
+            customer_id__in=ids, status__in=_PAST_STATUSES, planned_for__lte=as_of
+        )
+        .order_by()
+        .values_list("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step")
+    )
+    for customer_id, on, kind, stage, refs, step in rows:
+        past[customer_id].append(
+            PastAction(on, Kind(kind), Stage(stage), frozenset(refs), step or None)
+        )
+    return past
+
+
+def customer_runs(
+    *,
+    as_of: date,
+    book: PolicyBook,
+    after_id: int = 0,
+    limit: int = CHUNK,
+    partition: tuple[int, int] | None = None,
+    ids: Sequence[int] | None = None,
+    balances_as_of: bool = False,
+    extra_history: Mapping[int, Sequence[PastAction]] | None = None,
+) -> list[CustomerRun]:
+    """The next chunk of customers (by primary key, after ``after_id``) with
+    their open invoices and policy facts, in five queries whatever the
+    chunk's size. An empty list: no customer is left.
+
+    ``partition`` (K, N) keeps customers whose id % N == K. Open amounts are
+    today's running balances, or with ``balances_as_of`` those at ``as_of``
+    (payments and credit notes dated after it are ignored). ``extra_history``
+    adds past actions by customer id that are not stored (simulation).
+    """
+    customers = _customers(after_id=after_id, limit=limit, partition=partition, ids=ids)
+    if not customers:
+        return []
+    ids_ = [c["pk"] for c in customers]
+    invoices: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in _open_invoices(ids_, as_of, balances_as_of=balances_as_of):
+        invoices[row["customer_id"]].append(row)
+    histories = _payment_histories(ids_, as_of)
+    contacts: dict[int, list[Any]] = defaultdict(list)
+    for contact in (
+        Contact.objects.filter(customer_id__in=ids_, is_active=True)
+        .order_by()
+        .values(
+            "customer_id",
+            "email",
+            "phone",
+            "consent_email",
+            "consent_sms",
+            "consent_call",
+            "opted_out_email",
+            "opted_out_sms",
+            "opted_out_call",
+            "email_bounced",
+        )
+    ):
+        contacts[contact["customer_id"]].append(contact)
+    past = _past_actions(ids_, as_of)
+    runs = []
+    for c in customers:
+        h = histories.get(c["pk"])
+        history = PaymentHistory(
+            customer_since=c["customer_since"],
+            paid_count=h["paid"] if h else 0,
+            paid_late_count=h["late"] if h else 0,
+            average_days_late=float(h["days_late"]) if h and h["days_late"] is not None else None,
+        )
+        override = (
+            SegmentOverride(
+                Segment(c["policy_settings__segment"]), c["policy_settings__segment_reason"]
+            )
+            if c["policy_settings__segment"]
+            else None
+        )
+        segment = segment_of(history, as_of, override=override)
+        history_actions = list(past.get(c["pk"], ()))
+        if extra_history is not None:
+            history_actions += extra_history.get(c["pk"], ())
+        facts = CustomerFacts(
+            ref=c["ref"],
+            segment=segment.segment,
+            country=c["country"],
+            automation=Automation(c["automation"]),
+            preferred_channel=Kind(c["preferred_channel"]) if c["preferred_channel"] else None,
+            blocked_channels=_blocked_channels(contacts.get(c["pk"], [])),
+            history=tuple(history_actions),
+        )
+        rows = sorted(invoices.get(c["pk"], ()), key=lambda r: (r["due_date"], r["ref"]))
+        runs.append(
+            CustomerRun(
+                id=c["pk"],
+                policy=book.for_name(c["policy_settings__policy_name"] or ""),
+                segment=segment,
+                facts=facts,
+                invoices=tuple(
+                    InvoiceFacts(r["ref"], r["issue_date"], r["due_date"], r["open"], r["currency"])
+                    for r in rows
+                ),
+                invoice_ids={r["ref"]: r["pk"] for r in rows},
+            )
+        )
+    return runs

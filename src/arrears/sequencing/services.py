@@ -4,20 +4,25 @@ records what it did in the activity log."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from arrears.domain.policy import Policy
+from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
-from arrears.ledger.models import Customer
-from arrears.ledger.services import activity_record
+from arrears.ledger.models import Activity, Customer, InvoiceStatus
+from arrears.ledger.services import activities_record, activity_record
 
-from .models import CustomerPolicy, PolicyVersion, Segment
+from .models import Action, ActionInvoice, ActionStatus, CustomerPolicy, PolicyVersion, Segment
+from .selectors import CHUNK, CustomerRun, PolicyBook, customer_runs
 
 
 @dataclass(frozen=True)
@@ -138,3 +143,190 @@ def customer_policy_set(
         data={"policy_name": policy_name, "segment": segment},
     )
     return settings
+
+
+# --- the daily run ----------------------------------------------------------
+
+RUN_ACTOR = "policy run"
+
+
+@dataclass
+class RunSummary:
+    """What one daily run (or one partition of it) did."""
+
+    as_of: date
+    customers_evaluated: int = 0
+    actions_created: int = 0
+    by_kind: dict[str, int] = field(default_factory=lambda: {k.value: 0 for k in Kind})
+    already_planned: int = 0
+    cancelled: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: RunSummary) -> None:
+        self.customers_evaluated += other.customers_evaluated
+        self.actions_created += other.actions_created
+        self.already_planned += other.already_planned
+        self.cancelled += other.cancelled
+        for kind, n in other.by_kind.items():
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``run --json`` document (DESIGN.md §4)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "customers_evaluated": self.customers_evaluated,
+            "actions_created": self.actions_created,
+            "by_kind": dict(self.by_kind),
+            "already_planned": self.already_planned,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _action_row(planned: PlannedAction, run: CustomerRun, run_id: str, now: datetime) -> Action:
+    return Action(
+        customer_id=run.id,
+        invoice_refs=list(planned.invoice_refs),
+        kind=planned.kind.value,
+        stage=planned.stage.value,
+        step=planned.step,
+        planned_for=planned.planned_for,
+        planned_at=planned.planned_at,
+        reason=planned.reason,
+        policy_name=run.policy.name,
+        policy_version=run.policy.version,
+        requires_approval=planned.requires_approval,
+        idempotency_key=planned.idempotency_key,
+        run_id=run_id,
+        created_at=now,
+    )
+
+
+def _already_today(run: CustomerRun, as_of: date) -> int:
+    """Policy steps already planned for the customer on ``as_of``."""
+    return len({p.step for p in run.facts.history if p.on == as_of and p.step is not None})
+
+
+@transaction.atomic
+def _chunk_persist(
+    runs: list[CustomerRun], planned: list[tuple[CustomerRun, PlannedAction]], summary: RunSummary
+) -> None:
+    """Insert the chunk's planned actions, skipping any whose idempotency key
+    exists (a re-run, a retry after a crash, another worker), log each one
+    really created, and cancel planned actions whose invoices are all paid."""
+    now = timezone.now()
+    ids = [run.id for run in runs]
+    run_id = uuid.uuid4().hex
+    if planned:
+        Action.objects.bulk_create(
+            [_action_row(p, run, run_id, now) for run, p in planned],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        created = list(
+            Action.objects.filter(run_id=run_id)
+            .order_by("id")
+            .values_list("id", "customer_id", "idempotency_key", "kind", "reason", "invoice_refs")
+        )
+        summary.already_planned += len(planned) - len(created)
+        by_id = {run.id: run for run in runs}
+        links: list[ActionInvoice] = []
+        entries: list[Activity] = []
+        for action_id, customer_id, key, kind, reason, refs in created:
+            summary.actions_created += 1
+            summary.by_kind[kind] = summary.by_kind.get(kind, 0) + 1
+            invoice_ids = by_id[customer_id].invoice_ids
+            links += [ActionInvoice(action_id=action_id, invoice_id=invoice_ids[r]) for r in refs]
+            entries.append(
+                Activity(
+                    actor_label=RUN_ACTOR,
+                    customer_id=customer_id,
+                    subject_type="action",
+                    subject_ref=str(action_id),
+                    verb="action planned",
+                    why=reason,
+                    data={"key": key, "kind": kind, "invoice_refs": refs},
+                )
+            )
+        ActionInvoice.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+        activities_record(entries)
+    _cancel_paid(ids, summary)
+
+
+def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
+    stale = list(
+        Action.objects.filter(customer_id__in=customer_ids, status=ActionStatus.PLANNED)
+        .exclude(invoices__status=InvoiceStatus.OPEN)
+        .order_by()
+        .values_list("id", "customer_id", "idempotency_key")
+    )
+    if not stale:
+        return
+    # Conditional: an action done or cancelled meanwhile stays as it is.
+    Action.objects.filter(id__in=[s[0] for s in stale], status=ActionStatus.PLANNED).update(
+        status=ActionStatus.CANCELLED
+    )
+    summary.cancelled += len(stale)
+    activities_record(
+        Activity(
+            actor_label=RUN_ACTOR,
+            customer_id=customer_id,
+            subject_type="action",
+            subject_ref=str(action_id),
+            verb="action cancelled",
+            why="all its invoices are paid",
+            data={"key": key},
+        )
+        for action_id, customer_id, key in stale
+    )
+
+
+def run_daily(
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    partition: tuple[int, int] | None = None,
+    chunk_size: int = CHUNK,
+) -> RunSummary:
+    """Evaluate the collection policy for every customer (or those of one
+    ``partition`` (K, N): id % N == K) on ``as_of`` and store the actions it
+    decides, each with an activity entry.
+
+    Customers are streamed in chunks by primary key; each chunk is one
+    transaction, so a crash loses at most the chunk in flight and a re-run
+    picks up where it stopped: actions already planned are counted in
+    ``already_planned``, never created twice. ``dry_run`` writes nothing and
+    reports what would be created.
+    """
+    started = time.perf_counter()
+    summary = RunSummary(as_of)
+    book = PolicyBook()
+    balances_as_of = as_of < timezone.localdate()
+    after = 0
+    while True:
+        runs = customer_runs(
+            as_of=as_of,
+            book=book,
+            after_id=after,
+            limit=chunk_size,
+            partition=partition,
+            balances_as_of=balances_as_of,
+        )
+        if not runs:
+            break
+        after = runs[-1].id
+        planned: list[tuple[CustomerRun, PlannedAction]] = []
+        for run in runs:
+            summary.customers_evaluated += 1
+            summary.already_planned += _already_today(run, as_of)
+            if not run.invoices:
+                continue
+            decisions = evaluate(run.policy, run.facts, run.invoices, as_of)
+            planned += [(run, action) for action in decisions.actions]
+        if dry_run:
+            summary.actions_created += len(planned)
+            for _, action in planned:
+                summary.by_kind[action.kind.value] += 1
+            continue
+        _chunk_persist(runs, planned, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary

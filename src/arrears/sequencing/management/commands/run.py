@@ -1,0 +1,66 @@
+"""arrears run [--as-of DATE] [--dry-run] [--json] [--partition K/N] [--enqueue N]
+
+Evaluates the collection policy for every customer and stores the actions
+it decides (idempotent: a second run the same day creates none). Inline by
+default; ``--partition K/N`` runs only customers with id % N == K, and
+``--enqueue N`` queues N partition tasks for ``arrears worker`` processes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from arrears.sequencing.services import run_daily
+
+from ._dates import iso_date, partition
+
+
+class Command(BaseCommand):
+    help = "Run the collection policy for the day and plan the actions it decides."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--as-of", type=iso_date, default=None, help="day (default: today)")
+        parser.add_argument("--dry-run", action="store_true", help="decide, but store nothing")
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+        parser.add_argument(
+            "--partition", type=partition, default=None, help="K/N: customers with id %% N == K"
+        )
+        parser.add_argument(
+            "--enqueue", type=int, default=None, metavar="N", help="queue N partition tasks"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        as_of = options["as_of"] or timezone.localdate()
+        if options["enqueue"] is not None:
+            self._enqueue(as_of.isoformat(), options["enqueue"], options["json"])
+            return
+        summary = run_daily(as_of=as_of, dry_run=options["dry_run"], partition=options["partition"])
+        result = summary.as_dict()
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        kinds = ", ".join(f"{n} {kind}" for kind, n in result["by_kind"].items() if n)
+        self.stdout.write(
+            f"{result['as_of']}: {result['customers_evaluated']} customers evaluated, "
+            f"{result['actions_created']} actions "
+            + ("would be created" if options["dry_run"] else "created")
+            + (f" ({kinds})" if kinds else "")
+            + f", {result['already_planned']} already planned"
+            + (f", {summary.cancelled} cancelled (invoices paid)" if summary.cancelled else "")
+            + f" in {result['seconds']:.2f} s"
+        )
+
+    def _enqueue(self, as_of: str, n: int, as_json: bool) -> None:
+        from arrears.sequencing.tasks import daily_run_partition
+
+        if n < 1:
+            raise CommandError("--enqueue needs at least 1 partition", returncode=2)
+        ids = [str(daily_run_partition.enqueue(as_of, k, n).id) for k in range(n)]
+        if as_json:
+            self.stdout.write(json.dumps({"as_of": as_of, "enqueued": n, "task_ids": ids}))
+        else:
+            self.stdout.write(f"{as_of}: queued {n} partition task(s) for `arrears worker`")
