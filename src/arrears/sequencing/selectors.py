@@ -23,15 +23,18 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Mod
+from django.utils import timezone
 
 from arrears.domain.policy import (
     Automation,
     CustomerFacts,
+    Decisions,
     InvoiceFacts,
     Kind,
     PastAction,
     Policy,
     Stage,
+    evaluate,
 )
 from arrears.domain.policy_file import policy_parse
 from arrears.domain.segments import (
@@ -337,3 +340,74 @@ def customer_runs(
             )
         )
     return runs
+
+
+# --- reading actions ----------------------------------------------------------
+
+ACTION_FIELDS = (
+    "id",
+    "customer_ref",
+    "invoice_refs",
+    "kind",
+    "stage",
+    "step",
+    "planned_for",
+    "status",
+    "reason",
+)
+
+
+def actions_list(
+    *, as_of: date | None = None, customer_ref: str | None = None
+) -> list[dict[str, Any]]:
+    """Stored actions as ``actions --format json`` rows (ACTION_FIELDS, dates
+    as ISO strings), by planned day, customer and id. ``as_of`` keeps those
+    planned for that day, ``customer_ref`` one customer's; None: all."""
+    qs = Action.objects.all()
+    if as_of is not None:
+        qs = qs.filter(planned_for=as_of)
+    if customer_ref is not None:
+        qs = qs.filter(customer__ref=customer_ref)
+    rows = qs.order_by("planned_for", "customer__ref", "id").values_list(
+        "id",
+        "customer__ref",
+        "invoice_refs",
+        "kind",
+        "stage",
+        "step",
+        "planned_for",
+        "status",
+        "reason",
+    )
+    return [
+        dict(zip(ACTION_FIELDS, (*row[:6], row[6].isoformat(), *row[7:]), strict=True))
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    customer_ref: str
+    as_of: date
+    run: CustomerRun
+    decisions: Decisions
+    planned: list[dict[str, Any]]
+
+
+def customer_explain(*, customer: Customer, as_of: date) -> Explanation:
+    """Why the policy does what it does for one customer on ``as_of``: the
+    evaluation with the stored actions as history, and its planned actions."""
+    runs = customer_runs(
+        as_of=as_of,
+        book=PolicyBook(),
+        ids=[customer.pk],
+        balances_as_of=as_of < timezone.localdate(),
+    )
+    run = runs[0]
+    decisions = evaluate(run.policy, run.facts, run.invoices, as_of)
+    planned = [
+        row
+        for row in actions_list(customer_ref=customer.ref)
+        if row["status"] == ActionStatus.PLANNED
+    ]
+    return Explanation(customer.ref, as_of, run, decisions, planned)
