@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
@@ -253,9 +253,14 @@ def _chunk_persist(
 
 
 def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
+    # A correlated NOT EXISTS: Django's exclude() across the many-to-many
+    # would compare with every open invoice's link in the database.
+    open_link = ActionInvoice.objects.filter(
+        action=OuterRef("pk"), invoice__status=InvoiceStatus.OPEN
+    )
     stale = list(
         Action.objects.filter(customer_id__in=customer_ids, status=ActionStatus.PLANNED)
-        .exclude(invoices__status=InvoiceStatus.OPEN)
+        .filter(~Exists(open_link))
         .order_by()
         .values_list("id", "customer_id", "idempotency_key")
     )
