@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from pytest_django import DjangoAssertNumQueries
 
 from arrears.domain.metrics import (
@@ -276,7 +277,14 @@ def test_metrics_of_the_demo_ledger_match_a_direct_computation(demo_ledger: None
         assert got.metrics.dso_countback is not None
 
 
-# --- Query counts ---------------------------------------------------------
+# --- Query counts and indexes ---------------------------------------------
+
+
+def test_allocations_are_indexed_by_their_effective_date(db: None) -> None:
+    # AR at a date reads the allocations after it: few, for recent dates.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "ledger_allocation")
+    assert constraints["reports_allocation_effective_on"]["columns"] == ["effective_on"]
 
 
 @pytest.mark.parametrize("ledger", ["example_2023", "demo_ledger"])

@@ -70,6 +70,9 @@ def _bad_input(message: str) -> CommandError:
 
 class Command(BaseCommand):
     help = "Aging or collection metrics per currency, as of any date."
+    # A read-only report: the system checks would load the whole URL conf and
+    # API first, half a second of every run (``arrears check`` runs them).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("report", choices=["aging", "metrics"])
