@@ -406,3 +406,31 @@ def metrics_trend(*, as_of: date, period_days: int = 90, months: int = 12) -> di
         for currency, per_day in metrics_at(dates=ends, period_days=period_days).items()
         if any(point.has_activity for point in per_day.values())
     }
+
+
+# --- The report page -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """Everything the report page shows, per currency (never added across)."""
+
+    as_of: date
+    period_days: int
+    aging: dict[str, Aging]
+    aging_by_country: dict[str, list[Aging]]
+    metrics: dict[str, CurrencyMetrics]
+    trend: dict[str, Trend]
+
+
+def report_page(*, as_of: date, period_days: int = 90, months: int = 12) -> ReportPage:
+    """Aging (also by country), metrics and their monthly trend at ``as_of``:
+    six queries whatever the size of the ledger."""
+    return ReportPage(
+        as_of=as_of,
+        period_days=period_days,
+        aging=aging_by_currency(as_of=as_of),
+        aging_by_country=aging_breakdown(as_of=as_of, by="country"),
+        metrics=metrics_by_currency(as_of=as_of, period_days=period_days),
+        trend=metrics_trend(as_of=as_of, period_days=period_days, months=months),
+    )

@@ -1,10 +1,11 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("reports/", include("arrears.reports.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(

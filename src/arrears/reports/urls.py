@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.reports, name="reports"),
+    path("aging.csv", views.aging_download, name="reports-aging-csv"),
+    path("metrics.csv", views.metrics_download, name="reports-metrics-csv"),
+]
