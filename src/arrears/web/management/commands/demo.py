@@ -41,6 +41,7 @@ from arrears.ledger.demo import (
 from arrears.ledger.importers import ImportRejected
 from arrears.ledger.models import Customer, Invoice
 from arrears.ledger.selectors import ar_totals
+from arrears.sequencing.services import run_daily
 from arrears.web.services import DEMO_USERNAME, demo_user_reset
 from arrears.web.serving import port_number, wsgi_serve
 
@@ -116,6 +117,14 @@ class Command(BaseCommand):
             self._load(progress_console, customers=customers, seed=seed)
         password = demo_user_reset()
         self._summary(timezone.localdate())
+        with progress_console.status("Running today's collection policy…"):
+            run = run_daily(as_of=timezone.localdate())
+        planned = ", ".join(f"{n} {kind}" for kind, n in run.by_kind.items() if n)
+        self.stdout.write(
+            f"Today's run: {run.actions_created} action(s) planned"
+            + (f" ({planned})" if planned else "")
+            + (f", {run.already_planned} already planned" if run.already_planned else "")
+        )
         self.stdout.write(f"Ready in {time.monotonic() - started:.1f} s.")
         if no_serve:
             self._login_lines(port, password)
