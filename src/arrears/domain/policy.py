@@ -381,7 +381,14 @@ def evaluate(
             leave(inv, Outcome.HELD, f"left alone: {inv.hold_reason}")
             continue
         if prog.acted_today is not None:
-            nxt = _next_step(policy, customer, inv, prog, timing, today + timedelta(days=1))
+            tomorrow = today + timedelta(days=1)
+            nxt = _planned_next(
+                _next_step(policy, customer, inv, prog, timing, tomorrow),
+                inv,
+                customer,
+                g,
+                tomorrow,
+            )
             leave(inv, Outcome.ALREADY_TODAY, f"already acted on today ({prog.acted_today})", nxt)
             continue
         found = _next_step(policy, customer, inv, prog, timing, today)
@@ -572,6 +579,25 @@ def _leave_without_step(
         leave(inv, Outcome.COMPLETE, "no step of the policy applies to this invoice")
 
 
+def _planned_next(
+    found: tuple[Step, date] | None,
+    inv: InvoiceFacts,
+    customer: CustomerFacts,
+    g: Guardrails,
+    not_before: date,
+) -> tuple[Step, date] | None:
+    """The next step with the day it can really fire: its trigger day, but
+    not before ``not_before`` (an invoice acted on today waits for tomorrow,
+    however long ago the next step's trigger day was), nor before the
+    earliest outreach, and on a business day."""
+    if found is None:
+        return None
+    step, on = found
+    if step.is_touch and step.stage not in g.exempt_stages:
+        on = max(on, inv.issue_date + timedelta(days=g.earliest_outreach_days))
+    return step, _business(max(on, not_before), customer, g)
+
+
 def _business(day: date, customer: CustomerFacts, g: Guardrails) -> date:
     return next_business_day(
         day, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
@@ -692,7 +718,14 @@ def _plan(
                 prog.touches + (1 if step.is_touch and step.stage not in g.exempt_stages else 0),
                 step.id,
             )
-            nxt = _next_step(policy, customer, inv, after, timing, today + timedelta(days=1))
+            tomorrow = today + timedelta(days=1)
+            nxt = _planned_next(
+                _next_step(policy, customer, inv, after, timing, tomorrow),
+                inv,
+                customer,
+                g,
+                tomorrow,
+            )
             decided[inv.ref] = InvoiceDecision(
                 inv.ref,
                 Outcome.FIRED,

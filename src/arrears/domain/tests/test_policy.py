@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from arrears.domain.policy import (
+    Anchor,
     Automation,
     Decisions,
     Guardrails,
@@ -16,6 +17,7 @@ from arrears.domain.policy import (
     Outcome,
     PastAction,
     Stage,
+    Trigger,
     evaluate,
 )
 from arrears.domain.segments import Segment
@@ -75,7 +77,8 @@ def test_a_due_step_fires_with_its_reason_and_next_step() -> None:
     assert action.idempotency_key == "C1|remind|2025-01-31"
     decided = one(decisions)
     assert (decided.outcome, decided.step) == (Outcome.FIRED, "remind")
-    assert (decided.next_step, decided.next_date) == ("inquire", date(2025, 2, 8))
+    # due + 3 is Saturday 2025-02-08: planned for the next business day, as "too early" says.
+    assert (decided.next_step, decided.next_date) == ("inquire", date(2025, 2, 10))
 
 
 def test_invoices_reaching_the_same_step_share_one_action() -> None:
@@ -179,3 +182,43 @@ def test_without_weekend_rules_weekends_are_working_days() -> None:
     relaxed = replace(SMALL, guardrails=Guardrails(skip_weekends=False))
     decisions = evaluate(relaxed, customer(), [invoice(issue=date(2025, 1, 8))], date(2025, 2, 2))
     assert [a.step for a in decisions.actions] == ["remind"]
+
+
+# Like the default policy: the call follows the due date, not the e-mail.
+DUE_CALL = replace(
+    SMALL,
+    steps=tuple(
+        replace(s, trigger=Trigger(Anchor.DUE, 10)) if s.id == "inquire-call" else s
+        for s in SMALL.steps
+    ),
+)
+
+
+@pytest.mark.parametrize("acted", ["fired now", "already today"])
+def test_the_next_date_after_acting_today_is_never_in_the_past(acted: str) -> None:
+    # Due 2025-02-05; on Wednesday 2025-03-12 inquire fires (or fired earlier
+    # today); inquire-call's trigger day (due + 10 = 2025-02-15) is long past,
+    # so it is next planned for tomorrow, never on that day.
+    today = date(2025, 3, 12)
+    decisions = evaluate(DUE_CALL, customer(), [invoice()], today)
+    assert [a.step for a in decisions.actions] == ["inquire"]
+    if acted == "already today":
+        again = customer(history=tuple(a.as_past() for a in decisions.actions))
+        decisions = evaluate(DUE_CALL, again, [invoice()], today)
+        assert one(decisions).outcome is Outcome.ALREADY_TODAY
+    decided = one(decisions)
+    assert (decided.next_step, decided.next_date) == ("inquire-call", date(2025, 3, 13))
+
+
+def test_the_next_date_after_acting_on_a_friday_is_the_next_business_day() -> None:
+    decisions = evaluate(DUE_CALL, customer(), [invoice()], date(2025, 3, 14))
+    assert [a.step for a in decisions.actions] == ["inquire"]
+    assert one(decisions).next_date == date(2025, 3, 17)
+
+
+def test_the_next_date_is_never_before_the_earliest_outreach() -> None:
+    # 7-day terms: the call's trigger (due + 10 = issue + 17) is fine, but a
+    # reminder due at due - 5 = issue + 2 waits for issue + 14 like the step itself.
+    decided = one(evaluate(SMALL, customer(), [invoice(terms=7)], date(2025, 1, 8)))
+    assert decided.outcome is Outcome.BEFORE_EARLIEST_OUTREACH
+    assert decided.next_date is not None and decided.next_date >= date(2025, 1, 20)
