@@ -145,9 +145,12 @@ class PolicyBook:
         return self._by_name.get(name, self.active)
 
 
-def _customers(
+def customer_rows(
     *, after_id: int, limit: int, partition: tuple[int, int] | None, ids: Sequence[int] | None
 ) -> list[Any]:
+    """The next ``limit`` customers by primary key after ``after_id`` (those of
+    ``partition`` and ``ids`` when given), as dicts with their policy settings;
+    an empty list when none is left."""
     qs = Customer.objects.filter(pk__gt=after_id)
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
@@ -233,6 +236,30 @@ def _blocked_channels(contacts: list[dict[str, Any]]) -> dict[Kind, str]:
     return blocked
 
 
+def blocked_channels_by_customer(ids: Sequence[int]) -> dict[int, dict[Kind, str]]:
+    """Per customer id, the channels its active contacts rule out and why
+    (one query); every id given has an entry, empty when all are usable."""
+    contacts: dict[int, list[Any]] = {pk: [] for pk in ids}
+    for contact in (
+        Contact.objects.filter(customer_id__in=list(ids), is_active=True)
+        .order_by()
+        .values(
+            "customer_id",
+            "email",
+            "phone",
+            "consent_email",
+            "consent_sms",
+            "consent_call",
+            "opted_out_email",
+            "opted_out_sms",
+            "opted_out_call",
+            "email_bounced",
+        )
+    ):
+        contacts[contact["customer_id"]].append(contact)
+    return {pk: _blocked_channels(rows) for pk, rows in contacts.items()}
+
+
 def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
     past: dict[int, list[PastAction]] = defaultdict(list)
     rows = (
@@ -269,7 +296,7 @@ def customer_runs(
     (payments and credit notes dated after it are ignored). ``extra_history``
     adds past actions by customer id that are not stored (simulation).
     """
-    customers = _customers(after_id=after_id, limit=limit, partition=partition, ids=ids)
+    customers = customer_rows(after_id=after_id, limit=limit, partition=partition, ids=ids)
     if not customers:
         return []
     ids_ = [c["pk"] for c in customers]
@@ -277,24 +304,7 @@ def customer_runs(
     for row in _open_invoices(ids_, as_of, balances_as_of=balances_as_of):
         invoices[row["customer_id"]].append(row)
     histories = _payment_histories(ids_, as_of)
-    contacts: dict[int, list[Any]] = defaultdict(list)
-    for contact in (
-        Contact.objects.filter(customer_id__in=ids_, is_active=True)
-        .order_by()
-        .values(
-            "customer_id",
-            "email",
-            "phone",
-            "consent_email",
-            "consent_sms",
-            "consent_call",
-            "opted_out_email",
-            "opted_out_sms",
-            "opted_out_call",
-            "email_bounced",
-        )
-    ):
-        contacts[contact["customer_id"]].append(contact)
+    blocked = blocked_channels_by_customer(ids_)
     past = _past_actions(ids_, as_of)
     runs = []
     for c in customers:
@@ -322,7 +332,7 @@ def customer_runs(
             country=c["country"],
             automation=Automation(c["automation"]),
             preferred_channel=Kind(c["preferred_channel"]) if c["preferred_channel"] else None,
-            blocked_channels=_blocked_channels(contacts.get(c["pk"], [])),
+            blocked_channels=blocked[c["pk"]],
             history=tuple(history_actions),
         )
         rows = sorted(invoices.get(c["pk"], ()), key=lambda r: (r["due_date"], r["ref"]))
