@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import holidays
@@ -49,6 +49,9 @@ def is_weekend(day: date) -> bool:
     return day.weekday() >= 5
 
 
+# The daily run asks about the same few days and countries for every
+# customer: both answers are cached (a day and a country: a few bytes each).
+@lru_cache(maxsize=1 << 16)
 def non_business_reason(
     day: date, country: str, *, skip_weekends: bool = True, skip_holidays: bool = True
 ) -> str | None:
@@ -62,6 +65,7 @@ def non_business_reason(
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def next_business_day(
     day: date, country: str, *, skip_weekends: bool = True, skip_holidays: bool = True
 ) -> date:

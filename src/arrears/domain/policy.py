@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Protocol
 
 from .calendar import BusinessHours, next_business_day, non_business_reason, planned_at
@@ -151,8 +152,14 @@ class SegmentTiming:
     def scale(self, days: int) -> int:
         if days <= 0:
             return days
-        scaled = int((Decimal(days) * self.factor).to_integral_value(ROUND_HALF_UP))
-        return max(0, scaled + self.shift_days)
+        return _scale(self.factor, self.shift_days, days)
+
+
+@lru_cache(maxsize=4096)
+def _scale(factor: Decimal, shift_days: int, days: int) -> int:
+    # Decimal arithmetic for every step of every invoice was a hot spot of the run.
+    scaled = int((Decimal(days) * factor).to_integral_value(ROUND_HALF_UP))
+    return max(0, scaled + shift_days)
 
 
 @dataclass(frozen=True)
@@ -163,12 +170,18 @@ class Policy:
     timing: Mapping[Segment, SegmentTiming] = field(default_factory=dict, hash=False)
     version: int = 0
     description: str = ""
+    # Step positions by id, derived from ``steps`` (every evaluation looks them up).
+    index_of: Mapping[str, int] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            index.setdefault(step.id, i)
+        object.__setattr__(self, "index_of", index)
 
     def step(self, step_id: str) -> Step | None:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        return None
+        i = self.index_of.get(step_id)
+        return None if i is None else self.steps[i]
 
     def timing_for(self, segment: Segment) -> SegmentTiming:
         return self.timing.get(segment, SegmentTiming())
@@ -338,7 +351,7 @@ def evaluate(
     """
     g = policy.guardrails
     timing = policy.timing_for(customer.segment)
-    index_of = {step.id: i for i, step in enumerate(policy.steps)}
+    index_of = policy.index_of
     decided: dict[str, InvoiceDecision] = {}
 
     def leave(
@@ -355,9 +368,7 @@ def evaluate(
             next_date=nxt[1] if nxt else None,
         )
 
-    progress = {
-        inv.ref: _progress(inv.ref, customer.history, index_of, g, today) for inv in invoices
-    }
+    progress = _progress({inv.ref for inv in invoices}, customer.history, index_of, g, today)
     candidates: dict[str, _Candidate] = {}
     non_business = non_business_reason(
         today, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
@@ -443,23 +454,30 @@ def evaluate(
 
 
 def _progress(
-    ref: str, history: Sequence[PastAction], index_of: Mapping[str, int], g: Guardrails, today: date
-) -> _Progress:
-    fired: dict[str, date] = {}
-    last_index = -1
-    touches = 0
-    acted_today: str | None = None
+    refs: set[str],
+    history: Sequence[PastAction],
+    index_of: Mapping[str, int],
+    g: Guardrails,
+    today: date,
+) -> dict[str, _Progress]:
+    """Each invoice's place in the sequence, in one pass over the history."""
+    progress = {ref: _Progress({}, -1, 0, None) for ref in refs}
     for past in history:
-        if ref not in past.invoice_refs:
-            continue
-        if past.is_touch and past.stage not in g.exempt_stages:
-            touches += 1
-        if past.on == today:
-            acted_today = past.step or past.kind.value
-        if past.step is not None and past.step in index_of:
-            fired[past.step] = max(fired.get(past.step, past.on), past.on)
-            last_index = max(last_index, index_of[past.step])
-    return _Progress(fired, last_index, touches, acted_today)
+        counts = past.is_touch and past.stage not in g.exempt_stages
+        step_index = index_of.get(past.step) if past.step is not None else None
+        for ref in past.invoice_refs:
+            prog = progress.get(ref)
+            if prog is None:
+                continue
+            if counts:
+                prog.touches += 1
+            if past.on == today:
+                prog.acted_today = past.step or past.kind.value
+            if step_index is not None:
+                assert past.step is not None
+                prog.fired[past.step] = max(prog.fired.get(past.step, past.on), past.on)
+                prog.last_index = max(prog.last_index, step_index)
+    return progress
 
 
 def _applies(
