@@ -329,11 +329,23 @@ class CurrencyMetrics:
         return bool(f.ar or f.begin_ar or f.credit_sales)
 
 
+# Sales read for the countback at first: whole months, back to this many
+# before the date's month. AR beyond a year's sales is rare; then the older
+# months are read too (one more query).
+COUNTBACK_MONTHS = 12
+
+
+def _month_start(day: date, months_back: int = 0) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months_back, 12)
+    return date(year, month + 1, 1)
+
+
 def metrics_at(
     *, dates: Sequence[date], period_days: int
 ) -> dict[str, dict[date, CurrencyMetrics]]:
     """The metrics per currency at each of ``dates`` over the ``period_days``
-    ending on it, in two queries whatever the number of dates.
+    ending on it, in two queries whatever the number of dates (three when a
+    countback reaches back more than a year).
 
     Every date appears for every currency with AR at any date (or its
     period's start) or sales in any of the periods; {} when there is none.
@@ -345,41 +357,67 @@ def metrics_at(
         return {}
     begins = {day: day - timedelta(days=period_days) for day in days}
     ar = ar_at_dates(dates=[*days, *begins.values()])
+    # Sales of whole months: the periods', and a year back for the countback.
+    start = _month_start(
+        min(min(begins.values()) + timedelta(days=1), _month_start(days[0], COUNTBACK_MONTHS))
+    )
+    sales = credit_sales_by_day(after=start - timedelta(days=1), upto=days[-1])
+    result, short = _metrics(ar, sales, begins, period_days)
     # The countback goes back at most to the month of the oldest invoice
     # open at the date: AR is part of what was sold since then.
     oldest = [
-        issued.replace(day=1)
+        _month_start(issued)
         for per_day in ar.values()
         for day in days
         if (issued := per_day[day].oldest_issue) is not None
     ]
-    after = min([*begins.values(), *(d - timedelta(days=1) for d in oldest)])
-    sales = credit_sales_by_day(after=after, upto=days[-1])
+    if short and oldest and min(oldest) < start:
+        older = credit_sales_by_day(
+            after=min(oldest) - timedelta(days=1), upto=start - timedelta(days=1)
+        )
+        for currency, daily in older.items():
+            sales.setdefault(currency, {}).update(daily)
+        result, short = _metrics(ar, sales, begins, period_days)
+    return result
+
+
+def _metrics(
+    ar: dict[str, dict[date, ArAt]],
+    sales: dict[str, dict[date, Decimal]],
+    begins: dict[date, date],
+    period_days: int,
+) -> tuple[dict[str, dict[date, CurrencyMetrics]], bool]:
+    """The metrics from the figures read, and whether a countback ran out of
+    the sales read (AR left over: older months are needed)."""
     nothing = ArAt(Decimal(0), Decimal(0), None)
     result: dict[str, dict[date, CurrencyMetrics]] = {}
+    short = False
     for currency in sorted(set(ar) | set(sales)):
         daily = sales.get(currency, {})
         at = ar.get(currency, {})
         per_day: dict[date, CurrencyMetrics] = {}
-        for day in days:
+        for day, begin in begins.items():
             end = at.get(day, nothing)
             figures = PeriodFigures(
                 as_of=day,
                 period_days=period_days,
                 ar=end.ar,
                 current_ar=end.current,
-                begin_ar=at.get(begins[day], nothing).ar,
+                begin_ar=at.get(begin, nothing).ar,
                 credit_sales=_rounded(period_sales(day, period_days, daily), currency),
                 months=monthly_sales(day, daily),
             )
-            per_day[day] = CurrencyMetrics(currency, figures, metrics_compute(figures))
+            metrics = metrics_compute(figures)
+            short = short or metrics.dso_countback is None
+            per_day[day] = CurrencyMetrics(currency, figures, metrics)
         result[currency] = per_day
-    return result
+    return result, short
 
 
 def metrics_by_currency(*, as_of: date, period_days: int = 90) -> dict[str, CurrencyMetrics]:
     """The metrics of each currency with AR at ``as_of`` or at the start of
-    the period, or sales within it; {} when there is none. Two queries."""
+    the period, or sales within it; {} when there is none. Two queries
+    (three for a countback of more than a year)."""
     return {
         currency: per_day[as_of]
         for currency, per_day in metrics_at(dates=[as_of], period_days=period_days).items()
@@ -399,7 +437,7 @@ def metrics_trend(*, as_of: date, period_days: int = 90, months: int = 12) -> di
     """The metrics at the last ``months`` month ends on or before ``as_of``
     (DSO, best possible DSO, CEI, percent past due and the rest), per
     currency with any activity in the span; {} when there is none. Two
-    queries."""
+    queries (three for a countback of more than a year)."""
     ends = month_ends(as_of, months)
     return {
         currency: Trend(currency, [per_day[end] for end in ends])
@@ -425,7 +463,8 @@ class ReportPage:
 
 def report_page(*, as_of: date, period_days: int = 90, months: int = 12) -> ReportPage:
     """Aging (also by country), metrics and their monthly trend at ``as_of``:
-    six queries whatever the size of the ledger."""
+    six queries whatever the size of the ledger (seven or eight with a
+    countback of more than a year)."""
     return ReportPage(
         as_of=as_of,
         period_days=period_days,

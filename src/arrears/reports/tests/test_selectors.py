@@ -178,6 +178,24 @@ def test_a_currency_with_nothing_open_and_nothing_sold_is_left_out(example_2023:
     assert metrics_by_currency(as_of=date(2022, 1, 1), period_days=90) == {}
 
 
+def test_a_countback_longer_than_a_year_reads_the_older_months_too(
+    load: Loader, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    load("customers", [customer("A")])
+    load(
+        "invoices",
+        [
+            invoice("OLD", "A", date(2021, 1, 15), date(2021, 2, 14), "100.00"),
+            invoice("NEW", "A", date(2023, 3, 10), date(2023, 4, 9), "50.00"),
+        ],
+    )
+    with django_assert_num_queries(3):
+        usd = metrics_by_currency(as_of=Q1_END, period_days=90)["USD"]
+    # March 2023's 50 first, then nothing sold until January 2021's 100.
+    assert usd.metrics.dso_countback == (Q1_END - date(2020, 12, 31)).days
+    assert usd.figures.credit_sales == D("50.00")
+
+
 def test_metrics_refuse_an_empty_period(db: None) -> None:
     with pytest.raises(ValueError, match="period_days"):
         metrics_at(dates=[Q1_END], period_days=0)
