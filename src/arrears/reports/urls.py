@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.reports, name="reports"),
     path("aging.csv", views.aging_download, name="reports-aging-csv"),
     path("metrics.csv", views.metrics_download, name="reports-metrics-csv"),
+    path("report.xlsx", views.workbook_download, name="reports-xlsx"),
 ]

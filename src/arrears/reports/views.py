@@ -146,3 +146,22 @@ def metrics_download(request: HttpRequest) -> HttpResponse:
         f"metrics-{as_of.isoformat()}-{days}d.csv",
         *metrics_csv(metrics=metrics_by_currency(as_of=as_of, period_days=days)),
     )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@require_safe
+@login_required
+def workbook_download(request: HttpRequest) -> HttpResponse:
+    """The page's aging, metrics and trend as an Excel workbook."""
+    form = ReportForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    from .workbook import report_workbook  # openpyxl only when asked for
+
+    page = report_page(as_of=form.as_of_or_today(), period_days=form.period())
+    response = HttpResponse(report_workbook(page), content_type=XLSX)
+    name = f"arrears-report-{page.as_of.isoformat()}-{page.period_days}d.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

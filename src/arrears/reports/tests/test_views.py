@@ -6,12 +6,14 @@ import csv
 import io
 import re
 
+import openpyxl
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries
 
 from arrears.reports.charts import line_chart, nice_ceiling
+from arrears.reports.views import XLSX
 
 from .conftest import DEMO_TODAY
 
@@ -93,6 +95,32 @@ def test_the_page_links_csv_downloads_for_the_same_date_and_period(
     assert "USD,U2,Customer U2," in by_customer.content.decode()
 
 
+def test_the_excel_workbook_holds_aging_metrics_and_trend(
+    client_in: Client, example_2023: None
+) -> None:
+    response = client_in.get(f"/reports/report.xlsx?{Q1}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == XLSX
+    assert "arrears-report-2023-03-31-90d.xlsx" in response["Content-Disposition"]
+
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+
+    assert book.sheetnames == ["Aging", "Metrics", "Trend"]
+    aging = [list(r) for r in book["Aging"].iter_rows(values_only=True)]
+    usd = next(r for r in aging if r[:2] == ["All", "USD"])
+    assert usd[2:] == [130000, 15000, 50000, 0, 0, 195000, 5]
+    assert ["US", "USD", 130000, 15000, 50000, 0, 0, 195000, 5] in aging
+    metrics = {r[0]: r[1:] for r in book["Metrics"].iter_rows(min_row=3, values_only=True)}
+    assert metrics[None][:2] == ("EUR", "USD")
+    assert metrics["DSO"][:2] == (90, 65)
+    assert metrics["DSO (countback)"][1] == pytest.approx(64.17)
+    assert metrics["Collection effectiveness index"][:2] == (None, pytest.approx(77.59))
+    assert metrics["Receivables (AR)"][:2] == (1000, 195000)
+    trend = [r for r in book["Trend"].iter_rows(values_only=True) if r and r[0]]
+    march = next(r for r in trend if str(r[0]).startswith("2023-03-31") and r[1] == 65)
+    assert march[1:5] == (65, pytest.approx(43.33), pytest.approx(77.59), pytest.approx(33.33))
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -109,7 +137,7 @@ def test_a_bad_date_or_period_is_a_bad_request_that_says_why(
     assert page.status_code == 400
     assert message in page.content.decode()
     assert 'role="alert"' in page.content.decode()
-    for download in ["aging.csv", "metrics.csv"]:
+    for download in ["aging.csv", "metrics.csv", "report.xlsx"]:
         response = client_in.get(f"/reports/{download}?{query}")
         assert response.status_code == 400
         assert message in response.content.decode()
