@@ -49,7 +49,7 @@ from .models import (
     InvoiceStatus,
     Payment,
 )
-from .services import activities_record, documents_post
+from .services import activities_record, activity_rows_insert, documents_post
 
 CHUNK = 10_000
 
@@ -384,16 +384,6 @@ INVOICE_COLUMNS = (
     "status",
     "created_at",
 )
-ACTIVITY_COLUMNS = (
-    "at",
-    "actor_label",
-    "customer_id",
-    "subject_type",
-    "subject_ref",
-    "verb",
-    "why",
-    "data",
-)
 WHY = "imported from file"
 
 
@@ -501,14 +491,11 @@ class _InvoiceImporter(_Importer):
     def finish(self) -> None:
         refs = {pk: ref for ref, pk in (self._customer_ids or {}).items()}
         now = timezone.now()
-        rows_insert(
-            Activity._meta.db_table,
-            ACTIVITY_COLUMNS,
+        activity_rows_insert(
             (
                 (now, self.actor_label, pk, "customer", refs[pk], "invoices.imported", WHY, entry)
                 for pk, entry in self.per_customer.items()
             ),
-            json_column=ACTIVITY_COLUMNS.index("data"),
         )
 
 
