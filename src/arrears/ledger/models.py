@@ -259,7 +259,12 @@ class Allocation(models.Model):
 
     class Meta:
         ordering = ["effective_on", "id"]
-        indexes = [models.Index(fields=["invoice", "effective_on"])]
+        indexes = [
+            models.Index(fields=["invoice", "effective_on"]),
+            # AR as of a past date adds back the allocations effective after
+            # it (reports); a range over dates alone needs its own index.
+            models.Index(fields=["effective_on"], name="allocation_effective_on"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
             models.CheckConstraint(

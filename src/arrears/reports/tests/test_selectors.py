@@ -302,7 +302,7 @@ def test_allocations_are_indexed_by_their_effective_date(db: None) -> None:
     # AR at a date reads the allocations after it: few, for recent dates.
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "ledger_allocation")
-    assert constraints["reports_allocation_effective_on"]["columns"] == ["effective_on"]
+    assert constraints["allocation_effective_on"]["columns"] == ["effective_on"]
 
 
 @pytest.mark.parametrize("ledger", ["example_2023", "demo_ledger"])
