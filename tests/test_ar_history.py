@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ar_history import COUNTRIES, SOURCE, HistoryRow, open_at, read_history, write_contract_files
 from django.core.management import call_command
-from django.db import transaction
 from django.db.models import Count, F, Sum
 
 from arrears.ledger.models import Allocation, Customer, Invoice, InvoiceStatus, Payment
 from arrears.ledger.selectors import ar_totals, open_invoices_as_of
+from arrears.ledger.tests.ar_history import (
+    COUNTRIES,
+    SOURCE,
+    HistoryRow,
+    history_imported,
+    open_at,
+    write_contract_files,
+)
 
 pytestmark = [
     pytest.mark.skipif(not SOURCE.is_file(), reason=f"IBM AR history not found at {SOURCE}"),
@@ -48,13 +54,11 @@ def history(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[HistoryRow]]:
     """The history imported once for the module, rolled back afterwards."""
-    rows = read_history()
-    files = write_contract_files(rows, tmp_path_factory.mktemp("ar-history"))
-    with django_db_blocker.unblock(), transaction.atomic():
-        for kind in ("customers", "invoices", "payments"):
-            call_command("import", kind, str(files[kind]), stdout=io.StringIO())
+    with (
+        django_db_blocker.unblock(),
+        history_imported(tmp_path_factory.mktemp("ar-history")) as rows,
+    ):
         yield rows
-        transaction.set_rollback(True)
 
 
 def test_the_file_is_the_one_described_in_sources(history: list[HistoryRow]) -> None:

@@ -4,16 +4,12 @@ direct computation from the file itself."""
 
 from __future__ import annotations
 
-import io
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.db import transaction
 
 from arrears.domain.metrics import (
     AGING_BUCKETS,
@@ -24,20 +20,13 @@ from arrears.domain.metrics import (
     monthly_sales,
     period_sales,
 )
-from arrears.reports.selectors import aging_by_currency, metrics_by_currency, metrics_trend
-
-# The helpers live with the project-level tests (tests/ar_history.py).
-TESTS = __import__("pathlib").Path(__file__).resolve().parents[4] / "tests"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from ar_history import (  # noqa: E402
+from arrears.ledger.tests.ar_history import (
     CURRENCY,
     SOURCE,
     HistoryRow,
-    read_history,
-    write_contract_files,
+    history_imported,
 )
+from arrears.reports.selectors import aging_by_currency, metrics_by_currency, metrics_trend
 
 pytestmark = [
     pytest.mark.skipif(not SOURCE.is_file(), reason=f"IBM AR history not found at {SOURCE}"),
@@ -64,13 +53,11 @@ def history(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[HistoryRow]]:
     """The history imported once for the module, rolled back afterwards."""
-    rows = read_history()
-    files = write_contract_files(rows, tmp_path_factory.mktemp("ar-history"))
-    with django_db_blocker.unblock(), transaction.atomic():
-        for kind in ("customers", "invoices", "payments"):
-            call_command("import", kind, str(files[kind]), stdout=io.StringIO())
+    with (
+        django_db_blocker.unblock(),
+        history_imported(tmp_path_factory.mktemp("ar-history")) as rows,
+    ):
         yield rows
-        transaction.set_rollback(True)
 
 
 def file_aging(history: list[HistoryRow], as_of: date) -> dict[str, Decimal]:

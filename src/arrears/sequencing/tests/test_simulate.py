@@ -20,12 +20,12 @@ from typing import Any
 import holidays
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
 
 from arrears.domain.policy import TOUCH_KINDS, Guardrails, Kind
 from arrears.ledger.importers import ImportSummary
 from arrears.ledger.models import Activity, Customer
 from arrears.ledger.selectors import invoices_as_of
+from arrears.ledger.tests.ar_history import SOURCE, history_imported
 from arrears.sequencing.models import Action
 from arrears.sequencing.selectors import ACTION_FIELDS
 from arrears.sequencing.services import run_daily
@@ -33,13 +33,6 @@ from arrears.sequencing.services import run_daily
 from .conftest import AS_OF
 
 Importer = Callable[[str, str], ImportSummary]
-
-# The helpers live with the project-level tests (tests/ar_history.py).
-TESTS = Path(__file__).resolve().parents[4] / "tests"
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from ar_history import SOURCE, read_history, write_contract_files  # noqa: E402
 
 GUARDRAILS = Guardrails()  # the shipped default policy keeps the defaults
 TOUCHES = {k.value for k in TOUCH_KINDS}
@@ -225,12 +218,8 @@ def ibm_history(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     """The IBM AR history imported once for the module, rolled back afterwards."""
-    files = write_contract_files(read_history(), tmp_path_factory.mktemp("ar-history"))
-    with django_db_blocker.unblock(), transaction.atomic():
-        for kind in ("customers", "invoices", "payments"):
-            call_command("import", kind, str(files[kind]), stdout=io.StringIO())
+    with django_db_blocker.unblock(), history_imported(tmp_path_factory.mktemp("ar-history")):
         yield
-        transaction.set_rollback(True)
 
 
 @pytest.mark.skipif(not SOURCE.is_file(), reason=f"IBM AR history not found at {SOURCE}")

@@ -19,13 +19,18 @@ Conversion, fixed so results are reproducible:
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from django.core.management import call_command
+from django.db import transaction
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
 SOURCE = REPO_ROOT.parent / "shared" / "fixtures" / "ar" / "WA_Fn-UseC_-Accounts-Receivable.csv"
 
 COUNTRIES = {"391": "US", "406": "CA", "770": "GB", "818": "DE", "897": "FR"}
@@ -124,3 +129,16 @@ def open_at(history: list[HistoryRow], as_of: date) -> tuple[int, Decimal]:
     issued on or before it and settled after it."""
     open_rows = [r for r in history if r.issued <= as_of < r.settled]
     return len(open_rows), sum((r.amount for r in open_rows), Decimal(0))
+
+
+@contextmanager
+def history_imported(directory: Path) -> Iterator[list[HistoryRow]]:
+    """Import the history through the real importers (files written under
+    ``directory``) in a transaction rolled back on exit; yields its rows."""
+    rows = read_history()
+    files = write_contract_files(rows, directory)
+    with transaction.atomic():
+        for kind in ("customers", "invoices", "payments"):
+            call_command("import", kind, str(files[kind]), stdout=io.StringIO())
+        yield rows
+        transaction.set_rollback(True)
