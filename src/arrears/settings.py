@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "arrears.ledger",
     "arrears.sequencing",
+    "arrears.comms",
     "arrears.api",
     "arrears.web",
     "arrears.reports",

@@ -51,6 +51,18 @@ class Customer(models.Model):
     )
     language = models.CharField(max_length=5, blank=True)
     customer_since = models.DateField(null=True, blank=True)
+    # Postal address for letters, one line per row (name not included).
+    postal_address = models.TextField(blank=True)
+    # IANA zone for business hours; blank: the country's main zone.
+    time_zone = models.CharField(max_length=64, blank=True)
+    # The collector who owns the account: call tasks and replies go to them.
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -99,6 +99,10 @@ class Action(models.Model):
         max_length=10, choices=ActionStatus.choices, default=ActionStatus.PLANNED
     )
     reason = models.TextField()
+    # What the step says to use: a message template or a call script, and
+    # the deadline a final-demand letter names.
+    template = models.CharField(max_length=100, blank=True)
+    deadline = models.DateField(null=True, blank=True)
     policy_name = models.CharField(max_length=100)
     policy_version = models.PositiveIntegerField(default=0)
     requires_approval = models.BooleanField(default=False)

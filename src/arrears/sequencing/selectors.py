@@ -165,6 +165,7 @@ def customer_rows(
             "automation",
             "preferred_channel",
             "customer_since",
+            "time_zone",
             "policy_settings__policy_name",
             "policy_settings__segment",
             "policy_settings__segment_reason",
@@ -332,6 +333,7 @@ def customer_runs(
             country=c["country"],
             automation=Automation(c["automation"]),
             preferred_channel=Kind(c["preferred_channel"]) if c["preferred_channel"] else None,
+            time_zone=c["time_zone"] or None,
             blocked_channels=blocked[c["pk"]],
             history=tuple(history_actions),
         )

@@ -193,6 +193,8 @@ def _action_row(planned: PlannedAction, run: CustomerRun, run_id: str, now: date
         planned_for=planned.planned_for,
         planned_at=planned.planned_at,
         reason=planned.reason,
+        template=planned.template or planned.script or "",
+        deadline=planned.deadline,
         policy_name=run.policy.name,
         policy_version=run.policy.version,
         requires_approval=planned.requires_approval,
