@@ -6,5 +6,6 @@ from arrears.api.urls import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("comms/", include("arrears.comms.urls")),
     path("", include("arrears.web.urls")),
 ]
