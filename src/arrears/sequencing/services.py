@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
@@ -255,6 +256,8 @@ def _chunk_persist(
         # plain fast inserts (COPY on PostgreSQL), as for imports.
         rows_insert(ActionInvoice._meta.db_table, ("action_id", "invoice_id"), links)
         activity_rows_insert(entries)
+        # The outbox is written in the same transaction as the actions.
+        outbox_enqueue([row[0] for row in created], now=now, actor_label=RUN_ACTOR)
     _cancel_paid(ids, summary)
 
 
