@@ -121,6 +121,9 @@ def _database() -> dict[str, object]:
             "timeout": 30,
         }
         config["CONN_MAX_AGE"] = 0
+        # Tests start real `arrears worker` processes, which cannot see an
+        # in-memory database: the test database is a file too.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     return config
 
 
@@ -157,12 +160,28 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# Real SMTP when a mail server is configured (always in production); the
+# embedded demo writes its e-mails as files under var/mail instead, so it
+# never reaches anyone's inbox by accident.
+EMAIL_BACKEND = os.environ.get("ARREARS_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION or os.environ.get("EMAIL_HOST")
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 ARREARS_SMS_URL = os.environ.get("ARREARS_SMS_URL", "")
+# How long a worker may hold a message it is sending before it is presumed dead.
+ARREARS_OUTBOX_LEASE_SECONDS = envint("ARREARS_OUTBOX_LEASE_SECONDS", 600)
+# `arrears worker` starts the daily run once a day at this time (HH:MM, in
+# TIME_ZONE), inline or as this many partition tasks.
+ARREARS_RUN_AT = os.environ.get("ARREARS_RUN_AT", "06:00")
+ARREARS_RUN_PARTITIONS = envint("ARREARS_RUN_PARTITIONS", 1)
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
