@@ -5,6 +5,7 @@ Defaults run the embedded demo on an SQLite file under ./var/. Production
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -180,7 +181,9 @@ ARREARS_SMS_URL = os.environ.get("ARREARS_SMS_URL", "")
 ARREARS_OUTBOX_LEASE_SECONDS = envint("ARREARS_OUTBOX_LEASE_SECONDS", 600)
 # `arrears worker` starts the daily run once a day at this time (HH:MM, in
 # TIME_ZONE), inline or as this many partition tasks.
-ARREARS_RUN_AT = os.environ.get("ARREARS_RUN_AT", "06:00")
+ARREARS_RUN_AT = os.environ.get("ARREARS_RUN_AT", "06:00").strip()
+if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", ARREARS_RUN_AT):
+    raise ImproperlyConfigured(f"ARREARS_RUN_AT={ARREARS_RUN_AT!r} is not a time (use HH:MM)")
 ARREARS_RUN_PARTITIONS = envint("ARREARS_RUN_PARTITIONS", 1)
 
 SESSION_COOKIE_SECURE = PRODUCTION
