@@ -9,11 +9,18 @@ from .models import Message, MessageStatus
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.BOUNCED, MessageStatus.UNCERTAIN)
 
 
-def failed_messages() -> QuerySet[Message]:
-    """The failed-messages queue: failed, bounced and uncertain messages,
-    latest first, with their customer."""
-    return (
-        Message.objects.filter(status__in=FAILED_STATUSES)
-        .select_related("customer")
-        .order_by("-next_attempt_at", "-id")
-    )
+def messages_list(*, status: str = "all", customer_ref: str = "") -> QuerySet[Message]:
+    """Messages by tab: "failed" (the failed queue), "queued" (queued or
+    being sent), "sent" (sent or delivered), anything else all of them;
+    newest first, with their customer."""
+    groups = {
+        "failed": FAILED_STATUSES,
+        "queued": (MessageStatus.QUEUED, MessageStatus.SENDING),
+        "sent": (MessageStatus.SENT, MessageStatus.DELIVERED),
+    }
+    qs = Message.objects.select_related("customer").order_by("-created_at", "-id")
+    if status in groups:
+        qs = qs.filter(status__in=groups[status])
+    if customer_ref:
+        qs = qs.filter(customer__ref=customer_ref)
+    return qs

@@ -6,6 +6,7 @@ from . import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("reports/", include("arrears.reports.urls")),
+    path("messages/", include("arrears.comms.staff_urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(
