@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "arrears.ledger",
     "arrears.sequencing",
     "arrears.comms",
+    "arrears.cases",
     "arrears.api",
     "arrears.web",
     "arrears.reports",
@@ -177,6 +178,16 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 ARREARS_SMS_URL = os.environ.get("ARREARS_SMS_URL", "")
+ARREARS_SMS_TOKEN = os.environ.get("ARREARS_SMS_TOKEN", "")
+ARREARS_SMS_SENDER = os.environ.get("ARREARS_SMS_SENDER", "")
+# The provider's webhook (replies, receipts) must send this bearer token;
+# unset, the webhook refuses everything.
+ARREARS_SMS_INBOUND_TOKEN = os.environ.get("ARREARS_SMS_INBOUND_TOKEN", "")
+ARREARS_SMS_TIMEOUT = envint("ARREARS_SMS_TIMEOUT", 10)
+# Longer texts are refused before sending: each segment is billed as a text.
+ARREARS_SMS_MAX_SEGMENTS = envint("ARREARS_SMS_MAX_SEGMENTS", 3)
+if ARREARS_SMS_TIMEOUT < 1 or ARREARS_SMS_MAX_SEGMENTS < 1:
+    raise ImproperlyConfigured("ARREARS_SMS_TIMEOUT and ARREARS_SMS_MAX_SEGMENTS must be >= 1")
 # How long a worker may hold a message it is sending before it is presumed dead.
 ARREARS_OUTBOX_LEASE_SECONDS = envint("ARREARS_OUTBOX_LEASE_SECONDS", 600)
 # `arrears worker` starts the daily run once a day at this time (HH:MM, in

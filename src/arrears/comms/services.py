@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from arrears.cases.services import promise_record
 from arrears.domain.calendar import planned_at
 from arrears.domain.policy import Guardrails
 from arrears.ledger.models import Contact, Customer
@@ -43,6 +44,7 @@ def _outcome_effects(
     invoice_refs: list[str],
     promised_on: date | None,
     promised_amount: Decimal | None,
+    promised_currency: str,
     label: str,
     actor: User | None,
     source_key: str,
@@ -73,23 +75,15 @@ def _outcome_effects(
     elif outcome == CallOutcome.PROMISE:
         if promised_on is None:
             raise TaskRejected("a promise to pay needs the promised date")
-        if promised_on < timezone.localdate():
-            raise TaskRejected("the promised date is in the past")
-        if promised_amount is not None and promised_amount <= 0:
-            raise TaskRejected("the promised amount must be positive")
-        activity_record(
-            actor_label=label,
-            actor=actor,
-            verb="promise to pay",
-            subject_type="customer",
-            subject_ref=customer.ref,
+        promise_record(
             customer=customer,
-            why=f"promised on a call to pay by {promised_on.isoformat()}",
-            data={
-                "promised_on": promised_on.isoformat(),
-                "amount": None if promised_amount is None else str(promised_amount),
-                "invoice_refs": invoice_refs,
-            },
+            promised_on=promised_on,
+            source="call",
+            actor=actor,
+            actor_label=label,
+            invoice_refs=invoice_refs,
+            amount=promised_amount,
+            currency=promised_currency,
         )
         # Confirm in writing what was agreed: it avoids misunderstandings.
         message_queue(
@@ -115,6 +109,7 @@ def task_complete(
     contact: Contact | None = None,
     promised_on: date | None = None,
     promised_amount: Decimal | None = None,
+    promised_currency: str = "",
 ) -> Task:
     """Close an open task with its outcome (for calls one of CallOutcome;
     other tasks take "done"). Raises TaskRejected when the task is not open,
@@ -134,6 +129,7 @@ def task_complete(
         invoice_refs=list(locked.invoice_refs),
         promised_on=promised_on,
         promised_amount=promised_amount,
+        promised_currency=promised_currency,
         label=label,
         actor=actor,
         source_key=f"task:{locked.pk}",
@@ -176,6 +172,7 @@ def call_log(
     invoice_refs: list[str] | None = None,
     promised_on: date | None = None,
     promised_amount: Decimal | None = None,
+    promised_currency: str = "",
 ) -> Task:
     """Record a call made without a task (the customer rang, or a collector
     called on their own). It counts as a touch for the policy: a done manual
@@ -224,6 +221,7 @@ def call_log(
         contact=contact,
         promised_on=promised_on,
         promised_amount=promised_amount,
+        promised_currency=promised_currency,
     )
 
 

@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Mod
 from django.utils import timezone
 
+from arrears.cases.selectors import holds_for
 from arrears.domain.policy import (
     Automation,
     CustomerFacts,
@@ -307,6 +308,7 @@ def customer_runs(
     histories = _payment_histories(ids_, as_of)
     blocked = blocked_channels_by_customer(ids_)
     past = _past_actions(ids_, as_of)
+    holds = holds_for(ids_, as_of)
     runs = []
     for c in customers:
         h = histories.get(c["pk"])
@@ -334,6 +336,7 @@ def customer_runs(
             automation=Automation(c["automation"]),
             preferred_channel=Kind(c["preferred_channel"]) if c["preferred_channel"] else None,
             time_zone=c["time_zone"] or None,
+            hold_reason=holds.customers.get(c["pk"]),
             blocked_channels=blocked[c["pk"]],
             history=tuple(history_actions),
         )
@@ -345,7 +348,14 @@ def customer_runs(
                 segment=segment,
                 facts=facts,
                 invoices=tuple(
-                    InvoiceFacts(r["ref"], r["issue_date"], r["due_date"], r["open"], r["currency"])
+                    InvoiceFacts(
+                        r["ref"],
+                        r["issue_date"],
+                        r["due_date"],
+                        r["open"],
+                        r["currency"],
+                        disputed=r["pk"] in holds.disputed_invoice_ids,
+                    )
                     for r in rows
                 ),
                 invoice_ids={r["ref"]: r["pk"] for r in rows},

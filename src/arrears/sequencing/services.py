@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from arrears.cases.services import promises_review
 from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
@@ -313,6 +314,11 @@ def run_daily(
     """
     started = time.perf_counter()
     summary = RunSummary(as_of)
+    if not dry_run and (partition is None or partition[0] == 0):
+        # Settle promises once per run (partition 0 does it): a broken one
+        # opens an escalation task. Holds never depend on it: a promise
+        # holds only until its date plus grace.
+        promises_review(as_of=as_of)
     book = PolicyBook()
     balances_as_of = as_of < timezone.localdate()
     after = 0

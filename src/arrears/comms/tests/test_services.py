@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from arrears.cases.models import Promise
+from arrears.cases.services import CaseRejected
 from arrears.comms.models import ConsentRecord, Message, Task, TaskKind, TaskStatus
 from arrears.comms.services import (
     TaskRejected,
@@ -18,7 +20,7 @@ from arrears.comms.services import (
     task_snooze,
 )
 from arrears.domain.policy import Kind
-from arrears.ledger.models import Activity, Contact, Customer
+from arrears.ledger.models import Activity, Contact, Customer, Invoice
 from arrears.sequencing.models import Action, ActionStatus
 from arrears.sequencing.selectors import blocked_channels_by_customer
 
@@ -36,6 +38,15 @@ def customer(collector: User) -> Customer:
         ref="C1", name="Acme GmbH", country="DE", collector=collector
     )
     Contact.objects.create(customer=customer, name="Ann", email="ap@acme.test", phone="+4930123456")
+    today = timezone.localdate()
+    Invoice.objects.create(
+        ref="INV-1",
+        customer=customer,
+        issue_date=today - timedelta(days=40),
+        due_date=today - timedelta(days=10),
+        amount=Decimal("1500.00"),
+        currency="EUR",
+    )
     return customer
 
 
@@ -120,13 +131,16 @@ def test_a_promise_is_confirmed_in_writing(customer: Customer) -> None:
         actor_label="cora",
         promised_on=by,
         promised_amount=Decimal("1200.00"),
+        promised_currency="EUR",
     )
-    promise = Activity.objects.get(verb="promise to pay")
-    assert promise.data == {
-        "promised_on": by.isoformat(),
-        "amount": "1200.00",
-        "invoice_refs": ["INV-1"],
-    }
+    promise = Promise.objects.get(customer=customer)
+    assert (promise.promised_on, promise.amount, promise.currency) == (
+        by,
+        Decimal("1200.00"),
+        "EUR",
+    )
+    assert promise.invoice_refs == ["INV-1"] and promise.source == "call"
+    assert Activity.objects.get(verb="promise to pay").subject_ref == str(promise.pk)
     confirmation = Message.objects.get(template_key="promise-confirmation")
     assert confirmation.channel == "email" and confirmation.deadline == by
     assert confirmation.status == "queued"
@@ -135,14 +149,14 @@ def test_a_promise_is_confirmed_in_writing(customer: Customer) -> None:
 def test_a_promise_needs_a_future_date(customer: Customer) -> None:
     with pytest.raises(TaskRejected, match="promised date"):
         task_complete(task=_call_task(customer), outcome="promise", actor_label="cora")
-    with pytest.raises(TaskRejected, match="past"):
+    with pytest.raises(CaseRejected, match="past"):
         task_complete(
             task=_call_task(customer),
             outcome="promise",
             actor_label="cora",
             promised_on=date(2000, 1, 1),
         )
-    assert not Message.objects.exists()
+    assert not Message.objects.exists() and not Promise.objects.exists()
 
 
 def test_a_logged_call_counts_as_a_touch(customer: Customer) -> None:
