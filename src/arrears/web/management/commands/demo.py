@@ -27,6 +27,7 @@ from django.utils import timezone
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from arrears.comms.catalog import templates_sync
 from arrears.domain.money import Money
 from arrears.ledger.csvfiles import FileRejected
 from arrears.ledger.demo import (
@@ -116,6 +117,7 @@ class Command(BaseCommand):
         else:
             self._load(progress_console, customers=customers, seed=seed)
         password = demo_user_reset()
+        templates_sync(actor_label="arrears demo")
         self._summary(timezone.localdate())
         with progress_console.status("Running today's collection policy…"):
             run = run_daily(as_of=timezone.localdate())
