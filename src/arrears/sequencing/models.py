@@ -142,3 +142,30 @@ class ActionInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id} {self.invoice_id}"
+
+
+class ScheduledRun(models.Model):
+    """The daily run a worker started on its own, one row per day.
+
+    Inserting the row is the claim: ``day`` is unique, so of any number of
+    workers reaching the run time together exactly one starts the run (the
+    others get an IntegrityError). ``finished_at`` stays empty until the run
+    is done (inline) or its partition tasks are queued; a claim left
+    unfinished for long (its worker died) can be taken over, which is safe
+    because the run itself is idempotent.
+    """
+
+    day = models.DateField(unique=True)
+    started_at = models.DateTimeField()
+    started_by = models.CharField(max_length=100)
+    partitions = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=1)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The run's ``run --json`` document (inline) or the queued task ids.
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"daily run {self.day} by {self.started_by}"
