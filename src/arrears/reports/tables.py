@@ -105,3 +105,37 @@ def metrics_table(as_of: date, days: int, metrics: dict[str, CurrencyMetrics]) -
             ),
         )
     return rendered(table)
+
+
+def effectiveness_table(start: date, end: date, window: int, effects: list[Any]) -> str:
+    table = Table(
+        title=f"Effectiveness of touches done {start} to {end}, responses within {window} days",
+        caption=(
+            "Cash goes to the last touch before it. * fewer than 30 touches: read with care."
+            if effects
+            else "No touch was done in this period."
+        ),
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("Policy", "Step", "Kind", "Template"):
+        table.add_column(name, no_wrap=True)
+    for name in ("Touches", "Paid %", "Promised", "Disputed", "No response", "Median days"):
+        table.add_column(name, justify="right")
+    table.add_column("Collected", justify="right")
+    table.add_column("Touches / 1,000", justify="right")
+    for e in effects:
+        table.add_row(
+            e.policy,
+            e.step,
+            e.kind,
+            e.template,
+            f"{e.touches}{' *' if e.small_sample else ''}",
+            str(e.share(e.paid) if e.share(e.paid) is not None else "—"),
+            str(e.promised),
+            str(e.disputed),
+            str(e.no_response),
+            "—" if e.median_days_to_payment is None else f"{e.median_days_to_payment:g}",
+            "\n".join(f"{_money(a)} {c}" for c, a in sorted(e.collected.items())) or "—",
+            "\n".join(f"{v} {c}" for c, v in sorted(e.touches_per_1000().items()) if v) or "—",
+        )
+    return rendered(table)

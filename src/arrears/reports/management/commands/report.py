@@ -1,5 +1,6 @@
 """arrears report aging [--as-of DATE] [--by customer|country] [--format table|json|csv]
 arrears report metrics [--as-of DATE] [--period-days 90] [--format table|json|csv]
+arrears report effectiveness [--from DATE] [--to DATE] [--window-days 14] [--format ...]
 
 Per currency, never converted or added across currencies; as of any past
 date, from the dated invoices and allocations (DESIGN.md §4).
@@ -11,7 +12,7 @@ import argparse
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -72,7 +73,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("report", choices=["aging", "metrics"])
+        parser.add_argument("report", choices=["aging", "metrics", "effectiveness"])
         parser.add_argument(
             "--as-of", type=as_of_date, default=None, help="YYYY-MM-DD (default: today)"
         )
@@ -84,6 +85,18 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--by", choices=BREAKDOWNS, default=None, help="aging: per customer or country too"
+        )
+        parser.add_argument(
+            "--from", dest="start", type=as_of_date, default=None, help="effectiveness: first day"
+        )
+        parser.add_argument(
+            "--to", dest="end", type=as_of_date, default=None, help="effectiveness: last day"
+        )
+        parser.add_argument(
+            "--window-days",
+            type=period_days,
+            default=14,
+            help="effectiveness: days after a touch in which a response counts (default 14)",
         )
         parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
@@ -98,6 +111,15 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         day = as_of or timezone.localdate()
+        if report == "effectiveness":
+            end = options["end"] or day
+            start = options["start"] or end - timedelta(days=(period_days or 90) - 1)
+            if start > end:
+                raise _bad_input(f"--from {start} is after --to {end}")
+            self._effectiveness(start, end, options["window_days"], format)
+            return
+        if options["start"] or options["end"]:
+            raise _bad_input("--from and --to apply to the effectiveness report only")
         if report == "aging":
             if period_days is not None:
                 raise _bad_input("--period-days applies to the metrics report only")
@@ -135,6 +157,51 @@ class Command(BaseCommand):
             from ...tables import metrics_table
 
             self._print(metrics_table(as_of, days, metrics))
+
+    def _effectiveness(self, start: date, end: date, window: int, format: str) -> None:
+        from ...effectiveness import effectiveness
+
+        effects = effectiveness(start=start, end=end, window_days=window)
+        rows = [e.as_dict() for e in effects]
+        if format == "json":
+            document = {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "window_days": window,
+                "steps": rows,
+            }
+            self.stdout.write(json.dumps(document, ensure_ascii=False))
+            return
+        header = [
+            "policy",
+            "step",
+            "kind",
+            "template",
+            "touches",
+            "customers",
+            "paid",
+            "promised",
+            "disputed",
+            "no_response",
+            "paid_percent",
+            "median_days_to_payment",
+            "collected",
+            "touches_per_1000",
+        ]
+        lines = [
+            [
+                *(str(r[h]) if r[h] is not None else "" for h in header[:-2]),
+                "; ".join(f"{a} {c}" for c, a in r["collected"].items()),
+                "; ".join(f"{v} {c}" for c, v in r["touches_per_1000"].items() if v is not None),
+            ]
+            for r in rows
+        ]
+        if format == "csv":
+            self._csv(header, lines)
+            return
+        from ...tables import effectiveness_table
+
+        self._print(effectiveness_table(start, end, window, effects))
 
     def _csv(self, header: list[str], rows: list[list[str]]) -> None:
         out = io.StringIO()
