@@ -187,7 +187,7 @@ def _letter_document(
             "due_date": _iso(_field(inv, "due_date")),
             "amount": _money_text(_field(inv, "amount"), _field(inv, "currency")),
             "open_amount": _money_text(_field(inv, "open_amount"), _field(inv, "currency")),
-            "days_overdue": d if (d := _field(inv, "days_overdue", 0) or 0) > 0 else "",
+            "days_overdue": d if (d := _field(inv, "days_overdue", 0) or 0) > 0 else "\u2013",
         }
         for inv in invoices
     ]
