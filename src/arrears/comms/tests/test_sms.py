@@ -440,4 +440,3 @@ def test_a_text_sent_through_the_provider_is_settled_by_its_receipt(
     assert _post(webhook, receipt).status_code == 200
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
-
