@@ -384,6 +384,12 @@ class _Batched:
     def pages(self) -> int:
         return len(self.reader.pages)
 
+    @property
+    def paper(self) -> str:
+        box = self.reader.pages[0].mediabox
+        # US Letter is 612 x 792 pt; everything else is printed on A4.
+        return "Letter" if round(float(box.width)) == 612 else "A4"
+
 
 def _cover_pdf(*, day: date, batched: list[_Batched], offset: int) -> bytes:
     from weasyprint import HTML
@@ -399,6 +405,7 @@ def _cover_pdf(*, day: date, batched: list[_Batched], offset: int) -> bytes:
                     "customer_ref": b.message.customer.ref,
                     "customer_name": b.message.customer.name,
                     "template_key": b.message.template_key,
+                    "paper": b.paper,
                     "first": b.first + offset,
                     "last": b.first + offset + b.pages - 1,
                 }
@@ -443,7 +450,6 @@ def print_batch_create(
             return None
         batched: list[_Batched] = []
         missing: list[int] = []
-        first = 1
         for message in waiting:
             try:
                 with default_storage.open(message.provider_id or letter_path(message)) as f:
@@ -451,8 +457,13 @@ def print_batch_create(
             except OSError:
                 missing.append(message.pk)
                 continue
-            batched.append(_Batched(message=message, reader=reader, first=first))
-            first += len(reader.pages)
+            batched.append(_Batched(message=message, reader=reader, first=0))
+        # A4 letters first, then US Letter: the printer changes trays once.
+        batched.sort(key=lambda b: b.paper != "A4")
+        first = 1
+        for i, b in enumerate(batched):
+            batched[i] = _Batched(message=b.message, reader=b.reader, first=first)
+            first += b.pages
         if missing:
             raise PrintBatchError(
                 "the PDF of letter message(s) "

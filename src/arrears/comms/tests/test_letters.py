@@ -424,6 +424,22 @@ def test_a_print_batch_puts_the_waiting_letters_in_one_pdf_once() -> None:
     assert list(next_batch.messages.all()) == [later]
 
 
+def test_a_batch_puts_us_letter_paper_after_a4_so_the_printer_changes_trays_once() -> None:
+    us = customer_with_invoices("A-US", "Prairie Supply Inc", invoices=1, country="US")
+    de = customer_with_invoices("B-DE", "Sudwind AG", invoices=1)
+    send(letter_message(us, "a"))
+    send(letter_message(de, "b"))
+    batch = print_batch_create(day=DAY, actor_label="test")
+    assert batch is not None
+    with batch.pdf.open("rb") as f:
+        reader = PdfReader(f)
+        widths = [round(float(page.mediabox.width)) for page in reader.pages]
+        cover = reader.pages[0].extract_text()
+    assert widths == [595, 595, 612]
+    assert "1 B-DE Sudwind AG final-demand" in cover and "A4 2" in cover
+    assert "Letter 3" in cover
+
+
 def test_a_missing_letter_pdf_stops_the_batch_and_batches_nothing() -> None:
     customer = customer_with_invoices("C1", "Nordwind Handels GmbH", invoices=1)
     kept, lost = send(letter_message(customer, "a")), send(letter_message(customer, "b"))
