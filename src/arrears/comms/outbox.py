@@ -306,7 +306,8 @@ def outbox_deliver(
 
 def _guardrails(book: PolicyBook, customer: Customer) -> Guardrails:
     settings_ = getattr(customer, "policy_settings", None)
-    return book.for_name(settings_.policy_name if settings_ else "").guardrails
+    override = settings_.policy_name if settings_ else ""
+    return book.for_customer(customer.ref, override).guardrails
 
 
 def _send_window(customer: Customer, g: Guardrails, now: datetime) -> datetime | None:

@@ -33,6 +33,35 @@ class PolicyVersion(models.Model):
         return f"{self.name} v{self.version}"
 
 
+class PolicySplit(models.Model):
+    """An A/B split: ``share_percent`` of the customers without a policy of
+    their own run ``variant_name`` instead of the active policy, chosen by a
+    stable hash of their ref (the same customers every day, new ones too).
+    At most one split is active."""
+
+    variant_name = models.CharField(max_length=100)
+    share_percent = models.PositiveSmallIntegerField()
+    is_active = models.BooleanField(default=True)
+    started_at = models.DateTimeField()
+    started_by = models.CharField(max_length=200)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="policy_one_active_split"
+            ),
+            models.CheckConstraint(
+                condition=Q(share_percent__gte=1, share_percent__lte=99),
+                name="policy_split_share_1_99",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.share_percent}% on {self.variant_name}"
+
+
 class Segment(models.TextChoices):
     NEW = "new", "New"
     GOOD = "good", "Good payer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -48,7 +49,7 @@ from arrears.domain.segments import (
 from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
 from arrears.ledger.selectors import open_invoices_as_of
 
-from .models import Action, ActionStatus, CustomerPolicy, PolicyVersion
+from .models import Action, ActionStatus, CustomerPolicy, PolicySplit, PolicyVersion
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policies" / "default.yaml"
 
@@ -72,14 +73,17 @@ def policy_active() -> Policy:
 
 
 def policy_for_customer(customer: Customer) -> Policy:
-    """The customer's override policy (its newest version), else the active one."""
+    """The customer's override policy (its newest version), else the split's
+    variant when the customer falls in its share, else the active one."""
     settings = CustomerPolicy.objects.filter(customer=customer).first()
-    if settings is None or not settings.policy_name:
-        return policy_active()
-    row = PolicyVersion.objects.filter(name=settings.policy_name).order_by("-version").first()
-    if row is None:
-        return policy_active()
-    return _parsed(row.yaml_text, row.name, row.version)
+    return PolicyBook().for_customer(customer.ref, settings.policy_name if settings else "")
+
+
+def split_bucket(customer_ref: str) -> int:
+    """A customer's stable place, 0 to 99, for A/B splits: from a hash of
+    the ref, so the same customers are in a variant every day."""
+    digest = hashlib.sha256(customer_ref.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 100
 
 
 def segment_override_for(customer: Customer) -> SegmentOverride | None:
@@ -140,10 +144,24 @@ class PolicyBook:
             if row.name not in self._by_name:
                 self._by_name[row.name] = _parsed(row.yaml_text, row.name, row.version)
 
+        split = PolicySplit.objects.filter(is_active=True).first()
+        self.split: tuple[Policy, int] | None = None
+        if split is not None and split.variant_name in self._by_name:
+            self.split = (self._by_name[split.variant_name], split.share_percent)
+
     def for_name(self, name: str) -> Policy:
         if not name:
             return self.active
         return self._by_name.get(name, self.active)
+
+    def for_customer(self, customer_ref: str, override: str = "") -> Policy:
+        """The customer's own policy, else the split's variant for the
+        customers in its share, else the active policy."""
+        if override:
+            return self.for_name(override)
+        if self.split is not None and split_bucket(customer_ref) < self.split[1]:
+            return self.split[0]
+        return self.active
 
 
 def customer_rows(
@@ -344,7 +362,7 @@ def customer_runs(
         runs.append(
             CustomerRun(
                 id=c["pk"],
-                policy=book.for_name(c["policy_settings__policy_name"] or ""),
+                policy=book.for_customer(c["ref"], c["policy_settings__policy_name"] or ""),
                 segment=segment,
                 facts=facts,
                 invoices=tuple(

@@ -24,7 +24,15 @@ from arrears.ledger.bulk import rows_insert
 from arrears.ledger.models import Activity, Customer, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
 
-from .models import Action, ActionInvoice, ActionStatus, CustomerPolicy, PolicyVersion, Segment
+from .models import (
+    Action,
+    ActionInvoice,
+    ActionStatus,
+    CustomerPolicy,
+    PolicySplit,
+    PolicyVersion,
+    Segment,
+)
 from .selectors import CHUNK, CustomerRun, PolicyBook, customer_runs
 
 
@@ -146,6 +154,55 @@ def customer_policy_set(
         data={"policy_name": policy_name, "segment": segment},
     )
     return settings
+
+
+@transaction.atomic
+def policy_split_start(*, variant_name: str, share_percent: int, actor_label: str) -> PolicySplit:
+    """Run ``variant_name`` for ``share_percent`` % of the customers without a
+    policy of their own (by a stable hash of their ref), replacing any split
+    running. Raises ValueError for an unknown policy or a share outside 1 to 99."""
+    if not 1 <= share_percent <= 99:
+        raise ValueError("the share must be between 1 and 99 percent")
+    if not PolicyVersion.objects.filter(name=variant_name).exists():
+        raise ValueError(f"no policy named {variant_name!r} was ever applied")
+    active = PolicyVersion.objects.filter(is_active=True).first()
+    if active is not None and active.name == variant_name:
+        raise ValueError(f"{variant_name!r} is the active policy: split against another one")
+    now = timezone.now()
+    PolicySplit.objects.filter(is_active=True).update(is_active=False, stopped_at=now)
+    split = PolicySplit.objects.create(
+        variant_name=variant_name,
+        share_percent=share_percent,
+        started_at=now,
+        started_by=actor_label,
+    )
+    activity_record(
+        actor_label=actor_label,
+        verb="policy split started",
+        subject_type="policy",
+        subject_ref=variant_name,
+        why=f"{share_percent}% of the customers run {variant_name}",
+        data={"variant": variant_name, "share_percent": share_percent},
+    )
+    return split
+
+
+@transaction.atomic
+def policy_split_stop(*, actor_label: str) -> bool:
+    """End the running split (all customers back on the active policy).
+    False when none was running."""
+    split = PolicySplit.objects.filter(is_active=True).first()
+    if split is None:
+        return False
+    PolicySplit.objects.filter(pk=split.pk).update(is_active=False, stopped_at=timezone.now())
+    activity_record(
+        actor_label=actor_label,
+        verb="policy split stopped",
+        subject_type="policy",
+        subject_ref=split.variant_name,
+        why=f"after {split.share_percent}% ran {split.variant_name}",
+    )
+    return True
 
 
 # --- the daily run ----------------------------------------------------------

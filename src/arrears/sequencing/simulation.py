@@ -194,7 +194,7 @@ def simulate(
         blocked = blocked_channels_by_customer(ids)
         for c in customers:
             invoices = ledger.get(c["pk"], [])
-            policy = book.for_name(c["policy_settings__policy_name"] or "")
+            policy = book.for_customer(c["ref"], c["policy_settings__policy_name"] or "")
             override = (
                 SegmentOverride(
                     Segment(c["policy_settings__segment"]), c["policy_settings__segment_reason"]
