@@ -178,6 +178,14 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 ARREARS_SMS_URL = os.environ.get("ARREARS_SMS_URL", "")
+# The weekly key-figures e-mail to managers: the day (0 = Monday), the local
+# time, extra addresses, and the address its links point to.
+ARREARS_DIGEST_DAY = envint("ARREARS_DIGEST_DAY", 0)
+ARREARS_DIGEST_AT = os.environ.get("ARREARS_DIGEST_AT", "07:00")
+ARREARS_DIGEST_TO = envlist("ARREARS_DIGEST_TO", "")
+ARREARS_SITE_URL = os.environ.get("ARREARS_SITE_URL", "").rstrip("/")
+if not 0 <= ARREARS_DIGEST_DAY <= 6:
+    raise ImproperlyConfigured("ARREARS_DIGEST_DAY must be 0 (Monday) to 6 (Sunday)")
 ARREARS_SMS_TOKEN = os.environ.get("ARREARS_SMS_TOKEN", "")
 ARREARS_SMS_SENDER = os.environ.get("ARREARS_SMS_SENDER", "")
 # The provider's webhook (replies, receipts) must send this bearer token;

@@ -1,6 +1,7 @@
 """arrears report aging [--as-of DATE] [--by customer|country] [--format table|json|csv]
 arrears report metrics [--as-of DATE] [--period-days 90] [--format table|json|csv]
 arrears report effectiveness [--from DATE] [--to DATE] [--window-days 14] [--format ...]
+arrears report digest [--as-of DATE] [--send]
 
 Per currency, never converted or added across currencies; as of any past
 date, from the dated invoices and allocations (DESIGN.md §4).
@@ -73,7 +74,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("report", choices=["aging", "metrics", "effectiveness"])
+        parser.add_argument("report", choices=["aging", "metrics", "effectiveness", "digest"])
         parser.add_argument(
             "--as-of", type=as_of_date, default=None, help="YYYY-MM-DD (default: today)"
         )
@@ -98,6 +99,9 @@ class Command(BaseCommand):
             default=14,
             help="effectiveness: days after a touch in which a response counts (default 14)",
         )
+        parser.add_argument(
+            "--send", action="store_true", help="digest: e-mail it to the managers now"
+        )
         parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
     def handle(
@@ -111,6 +115,9 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         day = as_of or timezone.localdate()
+        if report == "digest":
+            self._digest(day, options["send"])
+            return
         if report == "effectiveness":
             end = options["end"] or day
             start = options["start"] or end - timedelta(days=(period_days or 90) - 1)
@@ -157,6 +164,19 @@ class Command(BaseCommand):
             from ...tables import metrics_table
 
             self._print(metrics_table(as_of, days, metrics))
+
+    def _digest(self, as_of: date, send: bool) -> None:
+        from ...digest import digest_figures, digest_message, digest_recipients
+
+        recipients = digest_recipients()
+        message = digest_message(digest_figures(as_of=as_of), recipients)
+        if not send:
+            self.stdout.write(str(message.body), ending="")
+            return
+        if not recipients:
+            raise CommandError("no manager has an e-mail address (or set ARREARS_DIGEST_TO)")
+        message.send()
+        self.stdout.write(f"sent to {', '.join(recipients)}")
 
     def _effectiveness(self, start: date, end: date, window: int, format: str) -> None:
         from ...effectiveness import effectiveness
