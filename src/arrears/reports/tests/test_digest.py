@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 
 from arrears.ledger.models import Customer, Invoice
@@ -67,8 +68,8 @@ def test_the_weekly_digest_goes_to_managers_once(ledger: None) -> None:
     assert message.to == ["mia@example.com"]
     assert message.subject == "Receivables: the week to 16 Mar 2025"
     assert "EUR: receivables 1,500.00 EUR" in message.body
-    html = message.alternatives[0][0]
-    assert "Overdue share" in str(html)
+    assert isinstance(message, EmailMultiAlternatives)
+    assert "Overdue share" in str(message.alternatives[0][0])
     assert WeeklyDigest.objects.get().claimed_by == "w1"
 
 
