@@ -192,6 +192,13 @@ def templates_sync(*, actor_label: str) -> SyncResult:
     return SyncResult(created=created, updated=updated, unchanged=unchanged, kept_user_edits=kept)
 
 
+def templates_ensure_loaded() -> None:
+    """Load the shipped templates when the database holds none of them yet
+    (a new database that skipped ``arrears demo`` or an explicit sync)."""
+    if not MessageTemplate.objects.filter(source="shipped").exists():
+        templates_sync(actor_label="system (templates loaded on first use)")
+
+
 def _languages(language: str) -> list[str]:
     """``de-AT`` → ["de-AT", "de", "en"]: the language, its base, English."""
     tried = [language] if language else []
@@ -206,8 +213,7 @@ def template_active(key: str, channel: str, language: str) -> MessageTemplate:
     """The active template for ``key`` and ``channel`` in ``language``, or
     in its base language, or in English. Loads the shipped templates first
     when the database holds none yet. TemplateMissing when there is none."""
-    if not MessageTemplate.objects.filter(source="shipped").exists():
-        templates_sync(actor_label="system (templates loaded on first use)")
+    templates_ensure_loaded()
     languages = _languages(language)
     rows = {
         t.language: t
