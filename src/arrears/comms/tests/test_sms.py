@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from arrears.comms.models import (
     Task,
     TaskKind,
 )
-from arrears.comms.sms import SmsChannel
+from arrears.comms.sms import SmsChannel, sms_segments
 from arrears.ledger.models import Activity, Contact, Customer
 
 from .sms_provider import TOKEN, FakeSmsProvider, sms_provider_fixture  # noqa: F401
@@ -440,3 +440,57 @@ def test_a_text_sent_through_the_provider_is_settled_by_its_receipt(
     assert _post(webhook, receipt).status_code == 200
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
+
+
+# --- through the outbox -------------------------------------------------------
+
+
+def test_the_outbox_texts_a_customer_until_the_number_replies_stop(
+    sms_provider: FakeSmsProvider, webhook: Client, acme: Customer
+) -> None:
+    from arrears.comms.catalog import templates_sync
+    from arrears.comms.outbox import message_queue, outbox_deliver
+
+    templates_sync(actor_label="test")
+    # A Tuesday, 10:00 in Stuttgart: within the customer's business hours.
+    now = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+    first = message_queue(
+        customer=acme,
+        channel="sms",
+        template_key="reminder-before-due",
+        invoice_refs=["A-1"],
+        actor_label="test",
+        idempotency_key="one-off:1:sms",
+        not_before=now,
+    )
+    assert outbox_deliver(now=now).sent == 1
+    [sent] = sms_provider.sent
+    assert sent["to"] == "+4971112345"
+    assert sent["reference"] == "one-off:1:sms"
+    assert "Freundliche Erinnerung" in sent["text"]
+    assert sms_segments(sent["text"]).encoding == "GSM-7"
+    first.refresh_from_db()
+    assert (first.status, first.provider_id) == (MessageStatus.SENT, "SM0001")
+
+    receipt = {"type": "status", "message_id": "SM0001", "status": "delivered"}
+    assert _post(webhook, receipt).status_code == 200
+    first.refresh_from_db()
+    assert first.status == MessageStatus.DELIVERED
+
+    stop = {"type": "reply", "from": "+4971112345", "text": "STOP"}
+    assert _post(webhook, stop).status_code == 200
+    second = message_queue(
+        customer=acme,
+        channel="sms",
+        template_key="reminder-before-due",
+        invoice_refs=["A-1"],
+        actor_label="test",
+        idempotency_key="one-off:2:sms",
+        not_before=now,
+    )
+    outbox_deliver(now=now + timedelta(days=1))
+    second.refresh_from_db()
+    # The opt-out stops the next text before it leaves (the outbox falls back).
+    assert second.status == MessageStatus.CANCELLED
+    assert second.events.filter(kind="cancelled", detail="no recipient: opted out").exists()
+    assert len(sms_provider.requests) == 1
