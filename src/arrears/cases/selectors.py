@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
-from .models import DisputeLine, DisputeStatus, Promise, PromiseStatus
+from .models import Dispute, DisputeLine, DisputeStatus, Promise, PromiseStatus
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,32 @@ def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
         .values_list("invoice_id", flat=True)
     )
     return Holds(customers, frozenset(disputed))
+
+
+def case_history(customer_ids: Sequence[int], as_of: date) -> dict[int, tuple[int, int]]:
+    """Per customer id, (promises broken, disputes opened) in the 12 months
+    up to ``as_of``, for the segment (two grouped queries; absent: none)."""
+    ids = list(customer_ids)
+    since = as_of - timedelta(days=365)
+    broken = dict(
+        Promise.objects.filter(
+            customer_id__in=ids,
+            status=PromiseStatus.BROKEN,
+            resolved_at__date__gt=since,
+            resolved_at__date__lte=as_of,
+        )
+        .order_by()
+        .values_list("customer_id")
+        .annotate(n=Count("id"))
+        .values_list("customer_id", "n")
+    )
+    disputes = dict(
+        Dispute.objects.filter(
+            customer_id__in=ids, opened_at__date__gt=since, opened_at__date__lte=as_of
+        )
+        .order_by()
+        .values_list("customer_id")
+        .annotate(n=Count("id"))
+        .values_list("customer_id", "n")
+    )
+    return {pk: (broken.get(pk, 0), disputes.get(pk, 0)) for pk in {*broken, *disputes}}

@@ -93,6 +93,8 @@ BREAKDOWN_KEYS: dict[Breakdown, tuple[str, str]] = {
     # breakdown: (JSON list name, key column)
     "customer": ("customers", "customer_ref"),
     "country": ("countries", "country"),
+    "segment": ("segments", "segment"),
+    "collector": ("collectors", "collector"),
 }
 
 
@@ -166,7 +168,11 @@ def aging_csv(
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per currency, or per currency and customer
     or country with a breakdown."""
-    keys = [] if by is None else (["customer_ref", "name"] if by == "customer" else ["country"])
+    keys = (
+        []
+        if by is None
+        else (["customer_ref", "name"] if by == "customer" else [BREAKDOWN_KEYS[by][1]])
+    )
     header = ["currency", *keys, *AGING_BUCKETS, "total", "open_invoices"]
 
     def row(a: Aging) -> list[str]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -52,8 +52,11 @@ from arrears.domain.metrics import (
 from arrears.domain.money import MoneyError, quantum
 from arrears.ledger.models import Allocation, Invoice, InvoiceStatus
 
-Breakdown = Literal["customer", "country"]
-BREAKDOWNS: tuple[Breakdown, ...] = ("customer", "country")
+Breakdown = Literal["customer", "country", "segment", "collector"]
+BREAKDOWNS: tuple[Breakdown, ...] = ("customer", "country", "segment", "collector")
+# Customers the daily run has not segmented yet, or without a collector.
+UNSEGMENTED = "(not yet segmented)"
+UNASSIGNED = "(unassigned)"
 
 
 def _rounded(amount: Decimal | None, currency: str) -> Decimal:
@@ -202,7 +205,7 @@ def _aging_rows(as_of: date, group: Mapping[str, str]) -> list[Aging]:
                 buckets=buckets,
                 total=sum(buckets.values(), Decimal(0)),
                 open_invoices=counts[key],
-                key=key[1] if len(key) > 1 else "",
+                key=(key[1] or "") if len(key) > 1 else "",
                 name=key[2] if len(key) > 2 else "",
             )
         )
@@ -221,7 +224,9 @@ def aging_by_currency(*, as_of: date) -> dict[str, Aging]:
 
 def aging_breakdown(*, as_of: date, by: Breakdown) -> dict[str, list[Aging]]:
     """Aging per currency and customer (``key`` = customer ref, ``name`` its
-    name) or country (``key`` = ISO code), largest total first, in one query.
+    name), country (``key`` = ISO code), segment (as the last daily run
+    computed it) or collector (username; "(unassigned)" for customers
+    without one), largest total first, in one query.
 
     Currencies in code order; {} when nothing is open.
     """
@@ -229,10 +234,17 @@ def aging_breakdown(*, as_of: date, by: Breakdown) -> dict[str, list[Aging]]:
         group = {"g_currency": "currency", "g_key": "customer__ref", "g_name": "customer__name"}
     elif by == "country":
         group = {"g_currency": "currency", "g_key": "customer__country"}
+    elif by == "segment":
+        group = {"g_currency": "currency", "g_key": "customer__segment_state__segment"}
+    elif by == "collector":
+        group = {"g_currency": "currency", "g_key": "customer__collector__username"}
     else:
         raise ValueError(f"no aging breakdown by {by!r}")
+    # Only a segment or a collector can be missing (a left join).
+    missing = UNSEGMENTED if by == "segment" else UNASSIGNED
+    rows = [a if a.key else replace(a, key=missing) for a in _aging_rows(as_of, group)]
     result: dict[str, list[Aging]] = {}
-    for aging in sorted(_aging_rows(as_of, group), key=lambda a: (a.currency, -a.total, a.key)):
+    for aging in sorted(rows, key=lambda a: (a.currency, -a.total, a.key)):
         result.setdefault(aging.currency, []).append(aging)
     return result
 

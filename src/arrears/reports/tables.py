@@ -47,8 +47,8 @@ def aging_table(
     if by == "customer":
         table.add_column("Customer", no_wrap=True)
         table.add_column("Name", no_wrap=True, max_width=28, overflow="ellipsis")
-    elif by == "country":
-        table.add_column("Country")
+    elif by is not None:
+        table.add_column(by.capitalize())
     for name in AGING_BUCKETS:
         table.add_column(bucket_label(name), justify="right", no_wrap=True)
     table.add_column("Total", justify="right", style="bold", no_wrap=True)

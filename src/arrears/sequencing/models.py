@@ -95,6 +95,25 @@ class CustomerPolicy(models.Model):
         return f"{self.customer_id}: {self.policy_name or 'active policy'} {self.segment}"
 
 
+class CustomerSegment(models.Model):
+    """The segment the daily run last computed for a customer (or the one
+    set by hand), with why: for reports and the worklist, which group and
+    rank by it without recomputing payment histories."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="segment_state"
+    )
+    segment = models.CharField(max_length=10, choices=Segment.choices)
+    reason = models.CharField(max_length=300)
+    as_of = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["segment"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.segment}"
+
+
 class ActionStatus(models.TextChoices):
     PLANNED = "planned", "Planned"
     DONE = "done", "Done"

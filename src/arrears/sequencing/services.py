@@ -29,6 +29,7 @@ from .models import (
     ActionInvoice,
     ActionStatus,
     CustomerPolicy,
+    CustomerSegment,
     PolicySplit,
     PolicyVersion,
     Segment,
@@ -319,6 +320,27 @@ def _chunk_persist(
     _cancel_paid(ids, summary)
 
 
+def _segments_store(runs: list[CustomerRun], as_of: date) -> None:
+    """Store the segments that changed since the last run (one upsert)."""
+    changed = [
+        CustomerSegment(
+            customer_id=run.id,
+            segment=run.segment.segment.value,
+            reason=run.segment.reason[:300],
+            as_of=as_of,
+        )
+        for run in runs
+        if run.stored_segment != (run.segment.segment.value, run.segment.reason[:300])
+    ]
+    if changed:
+        CustomerSegment.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["customer"],
+            update_fields=["segment", "reason", "as_of"],
+        )
+
+
 def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     # A correlated NOT EXISTS: Django's exclude() across the many-to-many
     # would compare with every open invoice's link in the database.
@@ -405,5 +427,6 @@ def run_daily(
                 summary.by_kind[action.kind.value] += 1
             continue
         _chunk_persist(runs, planned, summary)
+        _segments_store(runs, as_of)
     summary.seconds = time.perf_counter() - started
     return summary

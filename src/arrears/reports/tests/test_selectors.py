@@ -111,8 +111,8 @@ def test_aging_breakdown_by_customer_and_country_adds_up_to_the_currency(
     by_country = aging_breakdown(as_of=Q1_END, by="country")
     assert [(a.key, a.total) for a in by_country["USD"]] == [("US", D("195000.00"))]
     assert [(a.key, a.total) for a in by_country["EUR"]] == [("DE", D("1000.00"))]
-    with pytest.raises(ValueError, match="segment"):
-        aging_breakdown(as_of=Q1_END, by="segment")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="planet"):
+        aging_breakdown(as_of=Q1_END, by="planet")  # type: ignore[arg-type]
 
 
 def test_metrics_of_the_worked_example(example_2023: None) -> None:
