@@ -5,9 +5,13 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 
+from arrears.ledger.models import Activity, Automation, Customer
 from arrears.ledger.services import activity_record
+
+from .roles import manager_check
 
 DEMO_USERNAME = "demo"
 
@@ -35,3 +39,73 @@ def demo_user_reset(*, username: str = DEMO_USERNAME, actor_label: str = "arrear
         why="demo login",
     )
     return password
+
+
+class ChangeRejected(ValueError):
+    """A change the staff app refuses; the message says why."""
+
+
+def _label(actor: User | None, actor_label: str) -> str:
+    return actor_label or (actor.get_username() if actor is not None else "system")
+
+
+@transaction.atomic
+def note_add(
+    *, customer: Customer, text: str, actor: User | None = None, actor_label: str = ""
+) -> Activity:
+    """Add a note to the customer's timeline (an activity entry). Raises
+    ChangeRejected for an empty note."""
+    text = text.strip()
+    if not text:
+        raise ChangeRejected("write the note first")
+    return activity_record(
+        actor_label=_label(actor, actor_label),
+        actor=actor,
+        verb="note",
+        subject_type="customer",
+        subject_ref=customer.ref,
+        customer=customer,
+        why=text,
+    )
+
+
+@transaction.atomic
+def customer_automation_set(
+    *,
+    customer: Customer,
+    automation: str,
+    actor: User | None = None,
+    actor_label: str = "",
+    why: str = "",
+) -> Customer:
+    """Switch how the customer is collected: automated, white glove (manual
+    touches only) or paused. Managers only (PermissionDenied otherwise, when
+    ``actor`` is given); the change and its reason go to the activity log.
+    Raises ChangeRejected for an unknown mode; setting the current mode
+    again changes nothing and logs nothing."""
+    if actor is not None:
+        manager_check(actor, "change how a customer is collected")
+    if automation not in Automation.values:
+        raise ChangeRejected(
+            f"{automation!r} is not an automation mode ({', '.join(Automation.values)})"
+        )
+    before = (
+        Customer.objects.select_for_update()
+        .values_list("automation", flat=True)
+        .get(pk=customer.pk)
+    )
+    if before == automation:
+        return customer
+    Customer.objects.filter(pk=customer.pk).update(automation=automation)
+    activity_record(
+        actor_label=_label(actor, actor_label),
+        actor=actor,
+        verb="automation changed",
+        subject_type="customer",
+        subject_ref=customer.ref,
+        customer=customer,
+        why=why.strip() or f"{Automation(before).label} → {Automation(automation).label}",
+        data={"from": before, "to": automation},
+    )
+    customer.automation = automation
+    return customer

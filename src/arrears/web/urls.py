@@ -7,6 +7,24 @@ from . import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("worklist/tasks/<int:pk>/done/", views.task_done, name="task-done"),
+    path("worklist/tasks/<int:pk>/snooze/", views.task_snooze_view, name="task-snooze"),
+    path("worklist/tasks/<int:pk>/reassign/", views.task_reassign_view, name="task-reassign"),
+    path("customers/", views.customers, name="customers"),
+    path("customers/<str:customer_ref>/", views.customer_detail, name="customer"),
+    path("customers/<str:customer_ref>/call/", views.customer_call, name="customer-call"),
+    path("customers/<str:customer_ref>/note/", views.customer_note, name="customer-note"),
+    path("customers/<str:customer_ref>/promise/", views.customer_promise, name="customer-promise"),
+    path("customers/<str:customer_ref>/dispute/", views.customer_dispute, name="customer-dispute"),
+    path(
+        "customers/<str:customer_ref>/automation/",
+        views.customer_automation,
+        name="customer-automation",
+    ),
+    path("customers/<str:customer_ref>/email/", views.customer_email, name="customer-email"),
+    path("invoices/<str:invoice_ref>/", views.invoice_detail, name="invoice"),
+    path("search/", views.search_view, name="search"),
     path("reports/", include("arrears.reports.urls")),
     path("templates/", staff_views.template_list, name="templates"),
     path(

@@ -1,0 +1,389 @@
+"""Reads for the worklist: the open tasks due today for one collector (or
+nobody), most urgent first, with everything a collector needs at hand.
+
+Priority = amount at risk * days past due * the segment's risk weight.
+
+- *amount at risk*: the open amount of the task's invoices; for a task
+  without invoices (an escalation, master data) the customer's overdue. It
+  adds amounts across currencies as plain numbers: a ranking, not money.
+- *days past due*: of the task's (or the customer's) oldest overdue invoice,
+  at least 1 so that work on current invoices still ranks by amount.
+- *risk weight*: risky 3, new 2, slow 1.5, good 1. The segment is the one
+  set by hand (CustomerPolicy), else computed as the policy computes it
+  (``arrears.domain.segments.segment_of``) from the last 12 months' paid
+  invoices, read for all candidate customers in one query per page view.
+
+The query count does not grow with the number of tasks: every read is one
+query for all tasks of the page (tests pin it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from arrears.cases.models import DisputeLine, DisputeStatus, Promise, PromiseStatus
+from arrears.comms.models import Message, MessageStatus, Task, TaskKind, TaskStatus
+from arrears.domain.segments import PaymentHistory, Segment, SegmentOverride, segment_of
+from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
+
+from .roles import COLLECTOR, MANAGER_ROLES, is_manager
+
+SEGMENT_WEIGHTS: dict[str, Decimal] = {
+    Segment.RISKY: Decimal(3),
+    Segment.NEW: Decimal(2),
+    Segment.SLOW: Decimal("1.5"),
+    Segment.GOOD: Decimal(1),
+}
+# Tasks ranked per page view: the oldest-due first when there are more.
+MAX_CANDIDATES = 1000
+PAGE_SIZE = 25
+TOUCHES_SHOWN = 3
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    ref: str
+    due_date: date
+    open_amount: Decimal
+    currency: str
+    days_past_due: int
+    in_task: bool
+    disputed: bool
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A past touch: a message (its status) or a call (its outcome)."""
+
+    at: datetime
+    channel: str
+    what: str
+    outcome: str
+
+
+@dataclass
+class WorkItem:
+    task: Task
+    customer: Customer
+    segment: str
+    segment_reason: str
+    weight: Decimal
+    amount_at_risk: Decimal
+    currencies: list[str]
+    days_past_due: int
+    priority: Decimal
+    invoices: list[OpenInvoice] = field(default_factory=list)
+    touches: list[Touch] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    promises: list[Promise] = field(default_factory=list)
+    disputes: list[dict[str, Any]] = field(default_factory=list)
+    script: str = ""
+
+    @property
+    def is_call(self) -> bool:
+        return self.task.kind == TaskKind.CALL
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One page of a worklist. ``owner`` is the collector whose list it is
+    (None: the unassigned tasks); ``total`` counts the ranked candidates."""
+
+    owner: User | None
+    items: list[WorkItem]
+    total: int
+    page: int
+    pages: int
+    truncated: bool
+
+
+def day_end(day: date) -> datetime:
+    """The first instant after ``day`` in the local time zone."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def due_tasks(*, owner: User | None, now: datetime) -> QuerySet[Task]:
+    """Open tasks of ``owner`` (None: unassigned) due by the end of today and
+    not snoozed past ``now``."""
+    return Task.objects.filter(
+        Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now),
+        status=TaskStatus.OPEN,
+        due_at__lt=day_end(timezone.localdate(now)),
+        assigned_to=owner,
+    )
+
+
+def worklist_owner(*, user: User, collector: str | None) -> User | None:
+    """Whose worklist ``user`` may see: their own; a manager may pick a
+    collector by id or "unassigned". Raises PermissionDenied when a
+    collector asks for someone else's, and User.DoesNotExist for an
+    unknown id."""
+    if not collector or collector == str(user.pk):
+        return user
+    if not is_manager(user):
+        raise PermissionDenied("only a manager may see another collector's worklist")
+    if collector == UNASSIGNED:
+        return None
+    if not collector.isdigit():
+        raise User.DoesNotExist(collector)
+    return User.objects.get(pk=int(collector))
+
+
+def collectors_list() -> list[User]:
+    """People who can be given work: active members of a role group, and
+    superusers; by username."""
+    return list(
+        User.objects.filter(
+            Q(groups__name__in=[COLLECTOR, *MANAGER_ROLES]) | Q(is_superuser=True),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _paid_histories(customer_ids: list[int], as_of: date) -> dict[int, PaymentHistory]:
+    """Per customer, invoices paid in the 12 months to ``as_of``: how many, how
+    many late, the average days late (one query)."""
+    paid_on = Subquery(
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(last=Max("effective_on"))
+        .values("last")
+    )
+    rows = (
+        Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.PAID)
+        .order_by()
+        .annotate(paid_on=paid_on)
+        .filter(paid_on__gt=as_of - timedelta(days=365), paid_on__lte=as_of)
+        .values_list("customer_id", "due_date", "paid_on")
+    )
+    late: dict[int, list[int]] = defaultdict(list)
+    for customer_id, due, paid in rows:
+        late[customer_id].append((paid - due).days)
+    return {
+        pk: PaymentHistory(
+            paid_count=len(days),
+            paid_late_count=sum(1 for d in days if d > 0),
+            average_days_late=sum(days) / len(days),
+        )
+        for pk, days in late.items()
+    }
+
+
+def _segments(customers: list[Customer], as_of: date) -> dict[int, tuple[str, str]]:
+    histories = _paid_histories([c.pk for c in customers if not _override(c)], as_of)
+    result = {}
+    for c in customers:
+        override = _override(c)
+        history = histories.get(c.pk, PaymentHistory())
+        history = PaymentHistory(
+            customer_since=c.customer_since,
+            paid_count=history.paid_count,
+            paid_late_count=history.paid_late_count,
+            average_days_late=history.average_days_late,
+        )
+        seg = segment_of(history, as_of, override=override)
+        result[c.pk] = (seg.segment.value, seg.reason)
+    return result
+
+
+def _override(customer: Customer) -> SegmentOverride | None:
+    try:
+        settings = customer.policy_settings
+    except Customer.policy_settings.RelatedObjectDoesNotExist:
+        return None
+    if not settings.segment:
+        return None
+    return SegmentOverride(Segment(settings.segment), settings.segment_reason)
+
+
+def _open_invoices(customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    rows = (
+        Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.OPEN)
+        .order_by("due_date", "ref")
+        .values("pk", "customer_id", "ref", "due_date", "amount", "allocated", "currency")
+    )
+    by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_customer[row["customer_id"]].append(dict(row))
+    return by_customer
+
+
+def _rank(tasks: list[Task], as_of: date) -> list[WorkItem]:
+    customers = list({t.customer_id: t.customer for t in tasks}.values())
+    invoices = _open_invoices([c.pk for c in customers])
+    segments = _segments(customers, as_of)
+    items = []
+    for task in tasks:
+        rows = invoices.get(task.customer_id, [])
+        refs = set(task.invoice_refs)
+        mine = [r for r in rows if r["ref"] in refs] if refs else []
+        if not mine:
+            mine = [r for r in rows if r["due_date"] < as_of]
+        amount = sum((r["amount"] - r["allocated"] for r in mine), Decimal(0))
+        oldest = min((r["due_date"] for r in mine), default=as_of)
+        days = max((as_of - oldest).days, 1)
+        segment, why = segments[task.customer_id]
+        weight = SEGMENT_WEIGHTS[segment]
+        items.append(
+            WorkItem(
+                task=task,
+                customer=task.customer,
+                segment=segment,
+                segment_reason=why,
+                weight=weight,
+                amount_at_risk=amount,
+                currencies=sorted({r["currency"] for r in mine}),
+                days_past_due=days if mine else 0,
+                priority=amount * days * weight,
+                invoices=[
+                    OpenInvoice(
+                        ref=r["ref"],
+                        due_date=r["due_date"],
+                        open_amount=r["amount"] - r["allocated"],
+                        currency=r["currency"],
+                        days_past_due=(as_of - r["due_date"]).days,
+                        in_task=r["ref"] in refs,
+                        disputed=False,
+                    )
+                    for r in rows
+                ],
+            )
+        )
+    # Most urgent first; ties by when the task fell due, then its id.
+    items.sort(key=lambda i: (-i.priority, i.task.due_at, i.task.pk))
+    return items
+
+
+def _latest_per_customer(qs: QuerySet[Any], order: str, n: int) -> QuerySet[Any]:
+    """The ``n`` newest rows per customer by ``order`` (one query, a window)."""
+    ranked: QuerySet[Any] = qs.annotate(
+        nth=Window(RowNumber(), partition_by=[F("customer_id")], order_by=F(order).desc())
+    ).filter(nth__lte=n)
+    return ranked
+
+
+def _touches(customer_ids: list[int]) -> dict[int, list[Touch]]:
+    touches: dict[int, list[Touch]] = defaultdict(list)
+    messages = _latest_per_customer(
+        Message.objects.filter(customer_id__in=customer_ids), "created_at", TOUCHES_SHOWN
+    ).values_list("customer_id", "created_at", "sent_at", "channel", "template_key", "status")
+    for customer_id, created, sent, channel, key, status in messages:
+        label = MessageStatus(status).label if status in MessageStatus.values else status
+        touches[customer_id].append(Touch(sent or created, channel, key, str(label)))
+    calls = _latest_per_customer(
+        Task.objects.filter(
+            customer_id__in=customer_ids, kind=TaskKind.CALL, status=TaskStatus.DONE
+        ),
+        "completed_at",
+        TOUCHES_SHOWN,
+    ).values_list("customer_id", "completed_at", "title", "outcome", "note")
+    for customer_id, at, title, outcome, note in calls:
+        touches[customer_id].append(
+            Touch(at, "call", note or title, outcome.replace("_", " ") if outcome else "")
+        )
+    return {
+        pk: sorted(rows, key=lambda t: t.at, reverse=True)[:TOUCHES_SHOWN]
+        for pk, rows in touches.items()
+    }
+
+
+def _details(items: list[WorkItem], as_of: date) -> None:
+    """Fill in contacts, touches, promises and disputes for ``items`` (five
+    queries for any number of items)."""
+    ids = list({i.customer.pk for i in items})
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for contact in Contact.objects.filter(customer_id__in=ids, is_active=True).order_by(
+        "customer_id", "id"
+    ):
+        contacts[contact.customer_id].append(contact)
+    promises: dict[int, list[Promise]] = defaultdict(list)
+    for promise in Promise.objects.filter(customer_id__in=ids, status=PromiseStatus.OPEN).order_by(
+        "promised_on"
+    ):
+        promises[promise.customer_id].append(promise)
+    disputes: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+    disputed_refs: set[str] = set()
+    for line in (
+        DisputeLine.objects.filter(dispute__customer_id__in=ids, dispute__status=DisputeStatus.OPEN)
+        .select_related("dispute", "invoice")
+        .order_by("dispute_id", "invoice__ref")
+    ):
+        d = line.dispute
+        entry = disputes[d.customer_id].setdefault(
+            d.pk, {"dispute": d, "reason": d.get_reason_display(), "invoices": []}
+        )
+        entry["invoices"].append(line.invoice.ref)
+        disputed_refs.add(line.invoice.ref)
+    touches = _touches(ids)
+    for item in items:
+        pk = item.customer.pk
+        item.contacts = contacts.get(pk, [])
+        item.promises = promises.get(pk, [])
+        item.disputes = list(disputes.get(pk, {}).values())
+        item.touches = touches.get(pk, [])
+        item.invoices = [
+            OpenInvoice(**{**inv.__dict__, "disputed": inv.ref in disputed_refs})
+            for inv in item.invoices
+        ]
+        item.script = task_script_text(item.task)
+
+
+def task_script_text(task: Task) -> str:
+    """The call script for a call task: the template key it names (the
+    rendered script comes with ``arrears.comms.compose.task_script`` once it
+    exists); "" when the task names none."""
+    return task.template_key
+
+
+def worklist_page(*, owner: User | None, page: int = 1, now: datetime | None = None) -> Worklist:
+    """Page ``page`` (from 1) of ``owner``'s worklist (None: unassigned),
+    most urgent first. Callers check that the viewer may see it
+    (``worklist_owner``). An empty list: nothing is due today."""
+    now = now or timezone.now()
+    as_of = timezone.localdate(now)
+    tasks = list(
+        due_tasks(owner=owner, now=now)
+        .select_related("customer", "customer__policy_settings", "customer__collector")
+        .order_by("due_at", "id")[: MAX_CANDIDATES + 1]
+    )
+    truncated = len(tasks) > MAX_CANDIDATES
+    tasks = tasks[:MAX_CANDIDATES]
+    ranked = _rank(tasks, as_of)
+    pages = max(1, -(-len(ranked) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    items = ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    if items:
+        _details(items, as_of)
+    return Worklist(owner, items, len(ranked), page, pages, truncated)
+
+
+def task_for(*, user: User, pk: int) -> Task:
+    """The task ``pk`` if ``user`` may work it: their own, or any for a
+    manager. Raises Task.DoesNotExist or PermissionDenied (403)."""
+    task = Task.objects.select_related("customer", "assigned_to").get(pk=pk)
+    if task.assigned_to_id != user.pk and not is_manager(user):
+        raise PermissionDenied("this task is someone else's")
+    return task
+
+
+def work_item(*, task: Task, now: datetime | None = None) -> WorkItem:
+    """One task as a worklist row, with its details."""
+    as_of = timezone.localdate(now or timezone.now())
+    task = Task.objects.select_related("customer", "customer__policy_settings").get(pk=task.pk)
+    [item] = _rank([task], as_of)
+    _details([item], as_of)
+    return item
