@@ -139,6 +139,34 @@ def test_an_email_cut_short_by_a_killed_worker_is_sent_once_and_left_to_a_person
     assert len(receiving) == 1  # the server got the e-mail once in all
 
 
+def test_sigterm_lets_the_worker_finish_the_email_in_hand_then_stop(
+    always_open: Customer, smtp_server: SmtpServer, receiving: list[bytes], tmp_path: Path
+) -> None:
+    run_daily(as_of=AS_OF)
+    message = Message.objects.get(channel="email")
+    env = process_env(
+        tmp_path, EMAIL_HOST=smtp_server.host, EMAIL_PORT=str(smtp_server.port), EMAIL_TIMEOUT="60"
+    )
+    smtp_server.gate.clear()
+    # Not --once: this worker would poll forever.
+    worker = arrears_start("worker", "--no-schedule", "--interval", "0.2", env=env)
+    try:
+        assert smtp_server.arrived.wait(timeout=60), "the worker never reached DATA"
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the signal arrives while the server holds its answer
+        smtp_server.gate.set()
+        out, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            kill(worker)
+
+    assert worker.returncode == 0, err
+    assert "stopping after the work in hand" in out
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert len(receiving) == len(smtp_server.messages) == 1
+
+
 @pytest.fixture
 def stalling_provider() -> Iterator[tuple[FakeSmsProvider, threading.Event, threading.Event]]:
     """The fake SMS provider, made to hold each request until ``gate`` is
