@@ -175,6 +175,8 @@ class Message(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["customer", "created_at"]),
             models.Index(fields=["action"]),
+            # Delivery receipts find their message by the provider's id.
+            models.Index(fields=["provider_id"], name="message_provider_id"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="message_idempotency_unique"),

@@ -71,7 +71,3 @@ def optout(request: HttpRequest, token: str) -> HttpResponse:
 def _unused(request: HttpRequest) -> HttpResponse:
     """A stand-in view for the CSRF check, which skips exempt views."""
     return HttpResponse()
-
-
-def inbound(request: HttpRequest) -> HttpResponse:
-    raise Http404
