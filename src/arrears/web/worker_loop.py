@@ -11,13 +11,14 @@ finished and recorded, then the loop ends; a second signal stops at once.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import close_old_connections
 from django.utils import timezone
@@ -28,6 +29,8 @@ from arrears.comms.outbox import DeliverySummary, outbox_deliver, worker_name
 from arrears.sequencing.models import ScheduledRun
 from arrears.sequencing.schedule import scheduled_run_start
 
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _SIGNALS = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGQUIT", None)) if s]
 
 
@@ -53,6 +56,8 @@ class PassResult:
     tasks: int = 0
     delivery: DeliverySummary = field(default_factory=DeliverySummary)
     run: ScheduledRun | None = None
+    # What failed in this pass ("step: error"); the loop goes on.
+    errors: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
@@ -83,6 +88,8 @@ class PassResult:
                 + (f", {created} actions" if created is not None else "")
                 + ")"
             )
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s): " + "; ".join(self.errors))
         return ", ".join(parts)
 
 
@@ -145,18 +152,37 @@ class WorkerLoop:
         result = PassResult()
         close_old_connections()
         if self.schedule and self.running:
-            result.run = scheduled_run_start(worker=self.name)
+            result.run = self._step(
+                result, "daily run", lambda: scheduled_run_start(worker=self.name)
+            )
         if self.running:
-            result.tasks = self._run_tasks()
-        # One message per call, so a stop request waits for one send at most
-        # (a claimed message left unsent would turn "uncertain").
-        while self.running and result.delivery.claimed < self.batch:
-            one = outbox_deliver(worker=self.name, now=timezone.now(), limit=1)
-            _add(result.delivery, one)
-            if not one.claimed:
-                break
+            result.tasks = self._step(result, "tasks", self._run_tasks) or 0
+        if self.running:
+            self._step(result, "outbox", lambda: self._deliver(result.delivery))
         close_old_connections()
         return result
+
+    def _step(self, result: PassResult, what: str, step: Callable[[], _T]) -> _T | None:
+        """Run one step of a pass; an error is logged and counted, and the
+        worker lives on to the next step and pass (a claimed daily run left
+        unfinished is taken over later; tasks and messages keep their own
+        records)."""
+        try:
+            return step()
+        except Exception as error:
+            logger.exception("worker %s: %s failed", self.name, what)
+            result.errors.append(f"{what}: {type(error).__name__}: {error}")
+            close_old_connections()
+            return None
+
+    def _deliver(self, total: DeliverySummary) -> None:
+        # One message per call, so a stop request waits for one send at most
+        # (a claimed message left unsent would turn "uncertain").
+        while self.running and total.claimed < self.batch:
+            one = outbox_deliver(worker=self.name, now=timezone.now(), limit=1)
+            _add(total, one)
+            if not one.claimed:
+                break
 
     def _run_tasks(self) -> int:
         self._tasks = _TaskBatch(
@@ -186,7 +212,8 @@ class WorkerLoop:
             total.tasks += result.tasks
             _add(total.delivery, result.delivery)
             total.run = result.run or total.run
-            if result.busy or self.log_idle:
+            total.errors += result.errors
+            if result.busy or result.errors or self.log_idle:
                 self.log(result.line())
             if not result.busy:
                 if once:

@@ -4,6 +4,7 @@ comms/tests/test_outbox_crash.py.)"""
 
 from __future__ import annotations
 
+import io
 import signal
 from datetime import date
 from decimal import Decimal
@@ -79,3 +80,26 @@ def test_the_interval_cannot_be_negative() -> None:
     with pytest.raises(CommandError, match="--interval") as raised:
         call_command("worker", "--interval", "-1")
     assert raised.value.returncode == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_daily_run_is_reported_and_the_worker_goes_on(
+    overdue: Customer, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.ARREARS_RUN_AT = "00:00"
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("arrears.sequencing.schedule.run_daily", broken)
+    daily_run_partition.enqueue(AS_OF.isoformat(), 0, 1)
+
+    total = WorkerLoop(queues=["*"]).run(once=True)
+
+    assert total.errors == ["daily run: RuntimeError: database on fire"]
+    assert total.tasks == 1  # the rest of the pass still ran
+    claim = ScheduledRun.objects.get()
+    assert claim.finished_at is None  # left for a takeover
+    with pytest.raises(CommandError, match="database on fire"):
+        ScheduledRun.objects.all().delete()
+        call_command("worker", "--once", stdout=io.StringIO())

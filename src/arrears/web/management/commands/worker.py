@@ -74,3 +74,5 @@ class Command(BaseCommand):
                 signal.signal(s, handler)
         if once:
             log(f"done: {total.line()}")
+            if total.errors:
+                raise CommandError(f"{len(total.errors)} error(s): {total.errors[0]}")
