@@ -416,16 +416,14 @@ def customer_timeline(*, customer: Customer, page: int = 1, size: int = TIMELINE
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     shown = entries[(page - 1) * size : page * size]
-    shown_messages = {e.link: e for e in shown if e.kind == "message"}
-    if shown_messages:
-        by_message: dict[int, list[DeliveryEvent]] = defaultdict(list)
-        ids = [m.pk for m in messages if reverse("message-detail", args=[m.pk]) in shown_messages]
-        for ev in DeliveryEvent.objects.filter(message_id__in=ids).order_by("at", "id"):
-            by_message[ev.message_id].append(ev)
-        for m in messages:
-            link = reverse("message-detail", args=[m.pk])
-            if link in shown_messages:
-                shown_messages[link].events.extend(by_message.get(m.pk, []))
+    # Events of the messages read (not only those shown): one query either way.
+    events: dict[int, list[DeliveryEvent]] = defaultdict(list)
+    for ev in DeliveryEvent.objects.filter(message__in=messages).order_by("at", "id"):
+        events[ev.message_id].append(ev)
+    by_link = {reverse("message-detail", args=[m.pk]): m.pk for m in messages}
+    for e in shown:
+        if e.kind == "message":
+            e.events.extend(events.get(by_link[e.link], []))
     return Timeline(shown, page, len(entries) > page * size)
 
 
