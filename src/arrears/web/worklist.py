@@ -37,7 +37,6 @@ from arrears.cases.models import DisputeLine, DisputeStatus, Promise, PromiseSta
 from arrears.comms.models import Message, MessageStatus, Task, TaskKind, TaskStatus
 from arrears.domain.segments import PaymentHistory, Segment, SegmentOverride, segment_of
 from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
-from arrears.sequencing.models import CustomerSegment
 
 from .roles import COLLECTOR, MANAGER_ROLES, is_manager
 
@@ -49,8 +48,11 @@ SEGMENT_WEIGHTS: dict[str, Decimal] = {
 }
 # Tasks ranked per page view: the oldest-due first when there are more.
 MAX_CANDIDATES = 1000
-PAGE_SIZE = 25
+PAGE_SIZE = 20
 TOUCHES_SHOWN = 3
+# Invoices listed in a row: the task's and the most overdue; the customer
+# page has them all (a large account can have hundreds).
+INVOICES_SHOWN = 6
 UNASSIGNED = "unassigned"
 
 
@@ -87,6 +89,7 @@ class WorkItem:
     days_past_due: int
     priority: Decimal
     invoices: list[OpenInvoice] = field(default_factory=list)
+    more_invoices: int = 0
     touches: list[Touch] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
     promises: list[Promise] = field(default_factory=list)
@@ -186,111 +189,163 @@ def _paid_histories(customer_ids: list[int], as_of: date) -> dict[int, PaymentHi
     }
 
 
-def _segments(customers: list[Customer], as_of: date) -> dict[int, tuple[str, str]]:
+# The columns ranking reads: no model instances for hundreds of candidates.
+_CANDIDATE_FIELDS = (
+    "pk",
+    "customer_id",
+    "invoice_refs",
+    "due_at",
+    "customer__customer_since",
+    "customer__policy_settings__segment",
+    "customer__policy_settings__segment_reason",
+    "customer__segment_state__segment",
+    "customer__segment_state__reason",
+)
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    task_id: int
+    customer_id: int
+    refs: frozenset[str]
+    due_at: datetime
+    segment: str
+    segment_reason: str
+    weight: Decimal
+    amount: Decimal
+    currencies: list[str]
+    days_past_due: int
+    priority: Decimal
+    invoices: list[dict[str, Any]]
+
+
+def _segments(rows: list[dict[str, Any]], as_of: date) -> dict[int, tuple[str, str]]:
     """Per customer, (segment, why): set by hand, else as the daily run last
     stored it, else computed from the payment history (one query for all
     the customers the run has not seen yet, none when it has seen them all)."""
     result: dict[int, tuple[str, str]] = {}
-    missing = []
-    for c in customers:
-        override = _override(c)
-        stored = _stored(c)
-        if override is not None:
-            seg = segment_of(PaymentHistory(), as_of, override=override)
-            result[c.pk] = (seg.segment.value, seg.reason)
-        elif stored is not None:
-            result[c.pk] = (stored.segment, stored.reason)
+    missing: dict[int, date | None] = {}
+    for r in rows:
+        pk = r["customer_id"]
+        manual = r["customer__policy_settings__segment"]
+        if manual:
+            seg = segment_of(
+                PaymentHistory(),
+                as_of,
+                override=SegmentOverride(
+                    Segment(manual), r["customer__policy_settings__segment_reason"]
+                ),
+            )
+            result[pk] = (seg.segment.value, seg.reason)
+        elif r["customer__segment_state__segment"]:
+            result[pk] = (
+                r["customer__segment_state__segment"],
+                r["customer__segment_state__reason"],
+            )
         else:
-            missing.append(c)
-    histories = _paid_histories([c.pk for c in missing], as_of) if missing else {}
-    for c in missing:
-        h = histories.get(c.pk, PaymentHistory())
+            missing[pk] = r["customer__customer_since"]
+    histories = _paid_histories(list(missing), as_of) if missing else {}
+    for pk, since in missing.items():
+        h = histories.get(pk, PaymentHistory())
         seg = segment_of(
             PaymentHistory(
-                customer_since=c.customer_since,
+                customer_since=since,
                 paid_count=h.paid_count,
                 paid_late_count=h.paid_late_count,
                 average_days_late=h.average_days_late,
             ),
             as_of,
         )
-        result[c.pk] = (seg.segment.value, seg.reason)
+        result[pk] = (seg.segment.value, seg.reason)
     return result
-
-
-def _stored(customer: Customer) -> CustomerSegment | None:
-    try:
-        return customer.segment_state
-    except Customer.segment_state.RelatedObjectDoesNotExist:
-        return None
-
-
-def _override(customer: Customer) -> SegmentOverride | None:
-    try:
-        settings = customer.policy_settings
-    except Customer.policy_settings.RelatedObjectDoesNotExist:
-        return None
-    if not settings.segment:
-        return None
-    return SegmentOverride(Segment(settings.segment), settings.segment_reason)
 
 
 def _open_invoices(customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     rows = (
         Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.OPEN)
         .order_by("due_date", "ref")
-        .values("pk", "customer_id", "ref", "due_date", "amount", "allocated", "currency")
+        .values_list("customer_id", "ref", "due_date", "amount", "allocated", "currency")
     )
     by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_customer[row["customer_id"]].append(dict(row))
+    for customer_id, ref, due, amount, allocated, currency in rows:
+        by_customer[customer_id].append(
+            {"ref": ref, "due_date": due, "open": amount - allocated, "currency": currency}
+        )
     return by_customer
 
 
-def _rank(tasks: list[Task], as_of: date) -> list[WorkItem]:
-    customers = list({t.customer_id: t.customer for t in tasks}.values())
-    invoices = _open_invoices([c.pk for c in customers])
-    segments = _segments(customers, as_of)
-    items = []
-    for task in tasks:
-        rows = invoices.get(task.customer_id, [])
-        refs = set(task.invoice_refs)
-        mine = [r for r in rows if r["ref"] in refs] if refs else []
+def _rank(rows: list[dict[str, Any]], as_of: date) -> list[_Ranked]:
+    """The candidates (``_CANDIDATE_FIELDS`` rows), most urgent first."""
+    invoices = _open_invoices(list({r["customer_id"] for r in rows}))
+    segments = _segments(rows, as_of)
+    ranked = []
+    for r in rows:
+        open_rows = invoices.get(r["customer_id"], [])
+        refs = frozenset(r["invoice_refs"] or ())
+        mine = [i for i in open_rows if i["ref"] in refs] if refs else []
         if not mine:
-            mine = [r for r in rows if r["due_date"] < as_of]
-        amount = sum((r["amount"] - r["allocated"] for r in mine), Decimal(0))
-        oldest = min((r["due_date"] for r in mine), default=as_of)
+            mine = [i for i in open_rows if i["due_date"] < as_of]
+        amount = sum((i["open"] for i in mine), Decimal(0))
+        oldest = min((i["due_date"] for i in mine), default=as_of)
         days = max((as_of - oldest).days, 1)
-        segment, why = segments[task.customer_id]
+        segment, why = segments[r["customer_id"]]
         weight = SEGMENT_WEIGHTS[segment]
-        items.append(
-            WorkItem(
-                task=task,
-                customer=task.customer,
+        ranked.append(
+            _Ranked(
+                task_id=r["pk"],
+                customer_id=r["customer_id"],
+                refs=refs,
+                due_at=r["due_at"],
                 segment=segment,
                 segment_reason=why,
                 weight=weight,
-                amount_at_risk=amount,
-                currencies=sorted({r["currency"] for r in mine}),
+                amount=amount,
+                currencies=sorted({i["currency"] for i in mine}),
                 days_past_due=days if mine else 0,
                 priority=amount * days * weight,
-                invoices=[
-                    OpenInvoice(
-                        ref=r["ref"],
-                        due_date=r["due_date"],
-                        open_amount=r["amount"] - r["allocated"],
-                        currency=r["currency"],
-                        days_past_due=(as_of - r["due_date"]).days,
-                        in_task=r["ref"] in refs,
-                        disputed=False,
-                    )
-                    for r in rows
-                ],
+                invoices=open_rows,
             )
         )
     # Most urgent first; ties by when the task fell due, then its id.
-    items.sort(key=lambda i: (-i.priority, i.task.due_at, i.task.pk))
-    return items
+    ranked.sort(key=lambda x: (-x.priority, x.due_at, x.task_id))
+    return ranked
+
+
+def _item(task: Task, r: _Ranked, as_of: date) -> WorkItem:
+    # The task's own invoices first, then by due date (rows come sorted).
+    listed = sorted(r.invoices, key=lambda i: i["ref"] not in r.refs)[:INVOICES_SHOWN]
+    return WorkItem(
+        task=task,
+        customer=task.customer,
+        segment=r.segment,
+        segment_reason=r.segment_reason,
+        weight=r.weight,
+        amount_at_risk=r.amount,
+        currencies=r.currencies,
+        days_past_due=r.days_past_due,
+        priority=r.priority,
+        invoices=[
+            OpenInvoice(
+                ref=i["ref"],
+                due_date=i["due_date"],
+                open_amount=i["open"],
+                currency=i["currency"],
+                days_past_due=(as_of - i["due_date"]).days,
+                in_task=i["ref"] in r.refs,
+                disputed=False,
+            )
+            for i in listed
+        ],
+        more_invoices=len(r.invoices) - len(listed),
+    )
+
+
+def _items(ranked: list[_Ranked], as_of: date) -> list[WorkItem]:
+    """Work items for ranked tasks, in their order (one query for the tasks)."""
+    tasks = Task.objects.select_related("customer", "assigned_to").in_bulk(
+        [r.task_id for r in ranked]
+    )
+    return [_item(tasks[r.task_id], r, as_of) for r in ranked if r.task_id in tasks]
 
 
 def _latest_per_customer(qs: QuerySet[Any], order: str, n: int) -> QuerySet[Any]:
@@ -380,22 +435,16 @@ def worklist_page(*, owner: User | None, page: int = 1, now: datetime | None = N
     (``worklist_owner``). An empty list: nothing is due today."""
     now = now or timezone.now()
     as_of = timezone.localdate(now)
-    tasks = list(
+    rows = list(
         due_tasks(owner=owner, now=now)
-        .select_related(
-            "customer",
-            "customer__policy_settings",
-            "customer__segment_state",
-            "customer__collector",
-        )
-        .order_by("due_at", "id")[: MAX_CANDIDATES + 1]
+        .order_by("due_at", "id")
+        .values(*_CANDIDATE_FIELDS)[: MAX_CANDIDATES + 1]
     )
-    truncated = len(tasks) > MAX_CANDIDATES
-    tasks = tasks[:MAX_CANDIDATES]
-    ranked = _rank(tasks, as_of)
+    truncated = len(rows) > MAX_CANDIDATES
+    ranked = _rank(rows[:MAX_CANDIDATES], as_of)
     pages = max(1, -(-len(ranked) // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    items = ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    items = _items(ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], as_of)
     if items:
         _details(items, as_of)
     return Worklist(owner, items, len(ranked), page, pages, truncated)
@@ -413,9 +462,7 @@ def task_for(*, user: User, pk: int) -> Task:
 def work_item(*, task: Task, now: datetime | None = None) -> WorkItem:
     """One task as a worklist row, with its details."""
     as_of = timezone.localdate(now or timezone.now())
-    task = Task.objects.select_related(
-        "customer", "customer__policy_settings", "customer__segment_state"
-    ).get(pk=task.pk)
-    [item] = _rank([task], as_of)
+    rows = list(Task.objects.filter(pk=task.pk).values(*_CANDIDATE_FIELDS))
+    [item] = _items(_rank(rows, as_of), as_of)
     _details([item], as_of)
     return item
