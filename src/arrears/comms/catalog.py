@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.template import TemplateSyntaxError
 from django.utils import timezone
@@ -145,16 +145,27 @@ class SyncResult:
     kept_user_edits: int = 0
 
 
-@transaction.atomic
 def templates_sync(*, actor_label: str) -> SyncResult:
     """Load the shipped templates into the database. Idempotent: a second
-    call with the same files changes nothing.
+    call with the same files changes nothing, and two processes syncing at
+    the same moment (workers starting on a new database) both succeed.
 
     A template new to the database becomes version 1 (active unless a
     person already made one for that key); a changed shipped file becomes
     a new version, activated only when no user edit is active (see the
     module docstring).
     """
+    try:
+        return _templates_sync(actor_label)
+    except IntegrityError:
+        # Another process inserted the same versions first (row locks cannot
+        # guard rows that do not exist yet); its rows are committed now, so
+        # a second pass finds them and changes nothing.
+        return _templates_sync(actor_label)
+
+
+@transaction.atomic
+def _templates_sync(actor_label: str) -> SyncResult:
     created = updated = unchanged = kept = 0
     existing: dict[tuple[str, str, str], list[MessageTemplate]] = {}
     for row in MessageTemplate.objects.select_for_update().order_by("-version"):

@@ -25,7 +25,9 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from arrears.comms.catalog import templates_sync
 from arrears.comms.outbox import DeliverySummary, outbox_deliver, worker_name
+from arrears.reports.digest import digest_send_weekly
 from arrears.sequencing.models import ScheduledRun
 from arrears.sequencing.schedule import scheduled_run_start
 
@@ -155,6 +157,8 @@ class WorkerLoop:
             result.run = self._step(
                 result, "daily run", lambda: scheduled_run_start(worker=self.name)
             )
+        if self.schedule and self.running:
+            self._step(result, "weekly digest", lambda: digest_send_weekly(worker=self.name))
         if self.running:
             result.tasks = self._step(result, "tasks", self._run_tasks) or 0
         if self.running:
@@ -207,6 +211,9 @@ class WorkerLoop:
         """Pass after pass until stopped; with ``once``, until a pass finds
         nothing to do. Returns the totals."""
         total = PassResult()
+        # Templates shipped with a new release reach the database when the
+        # workers restart (a user's edited template stays active).
+        self._step(total, "templates", lambda: templates_sync(actor_label="worker start"))
         while self.running:
             result = self.run_pass()
             total.tasks += result.tasks

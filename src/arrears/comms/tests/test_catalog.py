@@ -181,3 +181,33 @@ def test_a_preview_with_a_customers_own_data(acme: object) -> None:
     assert "1.300,00 EUR" in rendered.html
     with pytest.raises(ValueError, match="needs a customer"):
         template_preview(template, sample=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_loading_the_templates_at_once_both_succeed() -> None:
+    import threading
+
+    from django.db import connection
+
+    from arrears.comms.catalog import shipped_templates, templates_sync
+    from arrears.comms.models import MessageTemplate
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            barrier.wait()
+            templates_sync(actor_label="race")
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert MessageTemplate.objects.count() == len(shipped_templates())
