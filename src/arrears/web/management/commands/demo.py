@@ -28,6 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from arrears.comms.catalog import templates_sync
+from arrears.comms.models import Message, MessageStatus
+from arrears.comms.outbox import DeliverySummary, outbox_deliver
 from arrears.domain.money import Money
 from arrears.ledger.csvfiles import FileRejected
 from arrears.ledger.demo import (
@@ -127,6 +129,18 @@ class Command(BaseCommand):
             + (f" ({planned})" if planned else "")
             + (f", {run.already_planned} already planned" if run.already_planned else "")
         )
+        with progress_console.status("Sending what is due…"):
+            delivery = self._deliver_due()
+        waiting = Message.objects.filter(status=MessageStatus.QUEUED).count()
+        where = (
+            f"written to {settings.EMAIL_FILE_PATH}"
+            if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend")
+            else "sent"
+        )
+        self.stdout.write(
+            f"Outbox: {delivery.sent} message(s) {where}, {waiting} waiting for the "
+            "customers' business hours (`arrears worker` delivers them)"
+        )
         self.stdout.write(f"Ready in {time.monotonic() - started:.1f} s.")
         if no_serve:
             self._login_lines(port, password)
@@ -144,6 +158,16 @@ class Command(BaseCommand):
             ) from exc
         except KeyboardInterrupt:
             pass
+
+    def _deliver_due(self) -> DeliverySummary:
+        """One pass over the outbox, as a worker would make it."""
+        total = DeliverySummary()
+        while True:
+            one = outbox_deliver(limit=200)
+            for name, value in one.as_dict().items():
+                setattr(total, name, getattr(total, name) + value)
+            if not one.claimed:
+                return total
 
     def _check_port_free(self, port: int) -> None:
         """Fail before the (slow) set-up, not after it, when the port is taken."""
