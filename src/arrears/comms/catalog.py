@@ -44,6 +44,7 @@ from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from arrears.ledger.models import Customer
+from arrears.ledger.services import activity_record
 
 from .models import MessageTemplate, TemplateChannel
 from .rendering import (
@@ -301,6 +302,13 @@ def template_save(
     draft.sha256 = _digest(subject, body, body_text, draft.list_unsubscribe)
     draft.created_by = actor_label
     draft.save()
+    activity_record(
+        actor_label=actor_label,
+        verb="template saved",
+        subject_type="template",
+        subject_ref=f"{key} {channel} {language} v{draft.version}",
+        why="edited; the previous version stays available",
+    )
     return draft
 
 
@@ -313,6 +321,12 @@ def template_activate(*, template: MessageTemplate, actor_label: str) -> Message
     ).exclude(pk=template.pk).update(is_active=False)
     MessageTemplate.objects.filter(pk=template.pk).update(is_active=True)
     template.is_active = True
+    activity_record(
+        actor_label=actor_label,
+        verb="template version in use",
+        subject_type="template",
+        subject_ref=f"{template.key} {template.channel} {template.language} v{template.version}",
+    )
     return template
 
 

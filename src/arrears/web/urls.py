@@ -32,6 +32,12 @@ urlpatterns = [
         staff_views.template_detail,
         name="template-detail",
     ),
+    path(
+        "templates/<str:key>/<str:channel>/<str:language>/edit/",
+        staff_views.template_edit,
+        name="template-edit",
+    ),
+    path("templates/use/<int:pk>/", staff_views.template_use, name="template-use"),
     path("messages/", include("arrears.comms.staff_urls")),
     path(
         "login/",

@@ -67,3 +67,64 @@ def test_older_versions_can_be_previewed(staff_client: Client) -> None:
 
 def test_an_unknown_template_is_not_found(staff_client: Client) -> None:
     assert staff_client.get("/templates/nope/email/en/").status_code == 404
+
+
+@pytest.fixture
+def manager_client(client: Client) -> Client:
+    from django.contrib.auth.models import Group
+
+    from arrears.web.roles import MANAGER, roles_ensure
+
+    roles_ensure()
+    manager = User.objects.create_user("mona", password="a long test password")
+    manager.groups.add(Group.objects.get(name=MANAGER))
+    client.force_login(manager)
+    return client
+
+
+def test_a_manager_edits_a_template_into_a_new_version(manager_client: Client) -> None:
+    from arrears.comms.catalog import template_active
+    from arrears.ledger.models import Activity
+
+    templates_sync(actor_label="t")
+    form = manager_client.get("/templates/inquiry-call/call/en/edit/")
+    assert form.status_code == 200
+    response = manager_client.post(
+        "/templates/inquiry-call/call/en/edit/",
+        {"body": "Hello {{ greeting_name }}, about {{ invoices|length }} invoice(s)."},
+        follow=True,
+    )
+    assert "Saved as version 2" in response.content.decode()
+    active = template_active("inquiry-call", "call", "en")
+    assert (active.version, active.source, active.created_by) == (2, "user", "mona")
+    assert Activity.objects.get(verb="template saved").subject_ref == "inquiry-call call en v2"
+    # The shipped version can be put back.
+    shipped = active.__class__.objects.get(key="inquiry-call", channel="call", version=1)
+    manager_client.post(f"/templates/use/{shipped.pk}/")
+    assert template_active("inquiry-call", "call", "en").version == 1
+
+
+def test_a_template_that_does_not_compile_is_refused_with_its_line(
+    manager_client: Client,
+) -> None:
+    from arrears.comms.models import MessageTemplate
+
+    templates_sync(actor_label="t")
+    before = MessageTemplate.objects.count()
+    response = manager_client.post(
+        "/templates/inquiry-call/call/en/edit/", {"body": "Hello\n{% if %}"}
+    )
+    assert response.status_code == 200
+    assert "body, line 2" in response.content.decode()
+    assert MessageTemplate.objects.count() == before
+
+
+def test_a_collector_cannot_edit_templates(staff_client: Client) -> None:
+    templates_sync(actor_label="t")
+    assert staff_client.get("/templates/inquiry-call/call/en/edit/").status_code == 403
+    assert (
+        staff_client.post("/templates/inquiry-call/call/en/edit/", {"body": "changed"}).status_code
+        == 403
+    )
+    page = staff_client.get("/templates/inquiry-call/call/en/").content.decode()
+    assert "Edit (saves a new version)" not in page
