@@ -96,6 +96,17 @@ class Conditions:
     automation: frozenset[Automation] = frozenset({Automation.AUTO, Automation.WHITE_GLOVE})
     min_open_amount: Decimal | None = None
     max_open_amount: Decimal | None = None
+    # Limits for particular currencies, overriding the ones above for them.
+    min_open_by_currency: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
+    max_open_by_currency: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
+
+    def open_limits(self, currency: str) -> tuple[Decimal | None, Decimal | None]:
+        """The (min, max) open amount that applies in ``currency``."""
+        return (
+            self.min_open_by_currency.get(currency, self.min_open_amount),
+            self.max_open_by_currency.get(currency, self.max_open_amount),
+        )
+
     preferred_channels: frozenset[Kind] | None = None
     min_touches: int = 0
 
@@ -493,9 +504,10 @@ def _applies(
     # White glove: personal calls only, never an automated message or task.
     if customer.automation is Automation.WHITE_GLOVE and step.kind is not Kind.CALL:
         return False
-    if c.min_open_amount is not None and inv.open_amount < c.min_open_amount:
+    low, high = c.open_limits(inv.currency)
+    if low is not None and inv.open_amount < low:
         return False
-    if c.max_open_amount is not None and inv.open_amount > c.max_open_amount:
+    if high is not None and inv.open_amount > high:
         return False
     if c.preferred_channels is not None and customer.preferred_channel not in c.preferred_channels:
         return False

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .calendar import BusinessHours
+from .money import is_currency
 from .policy import (
     APPROVAL_KINDS,
     Anchor,
@@ -426,6 +427,34 @@ def _trigger(r: _Reader, node: yaml.Node, key: str) -> Trigger | None:
     return Trigger(Anchor.STEP, days, after)
 
 
+def _amount_limit(
+    r: _Reader, node: yaml.Node, key: str
+) -> tuple[Decimal | None, dict[str, Decimal]] | None:
+    """An amount limit: one number for every currency, or a mapping of
+    currency codes (and ``default`` for the others) to numbers."""
+    if not isinstance(node, yaml.MappingNode):
+        amount = r.decimal(node, key)
+        return None if amount is None else (amount, {})
+    default: Decimal | None = None
+    by_currency: dict[str, Decimal] = {}
+    ok = True
+    for k, v in node.value:
+        name = k.value if isinstance(k, yaml.ScalarNode) else ""
+        where = f"{key}.{name}"
+        if name != "default" and not is_currency(name):
+            r.fail(k, where, "must be an ISO 4217 currency code (e.g. EUR) or default")
+            ok = False
+            continue
+        amount = r.decimal(v, where)
+        if amount is None:
+            ok = False
+        elif name == "default":
+            default = amount
+        else:
+            by_currency[name] = amount
+    return (default, by_currency) if ok else None
+
+
 def _conditions(r: _Reader, node: yaml.Node, key: str) -> Conditions | None:
     allowed = {"segments", "automation", "min_open_amount", "max_open_amount",
                "preferred_channel", "min_touches"}  # fmt: skip
@@ -441,7 +470,13 @@ def _conditions(r: _Reader, node: yaml.Node, key: str) -> Conditions | None:
         )
     for name in ("min_open_amount", "max_open_amount"):
         if name in f:
-            values[name] = r.decimal(f[name], f"{key}.{name}")
+            limit = _amount_limit(r, f[name], f"{key}.{name}")
+            if limit is None:
+                return None
+            default, by_currency = limit
+            if default is not None:
+                values[name] = default
+            values[name.replace("_amount", "_by_currency")] = by_currency
     if "preferred_channel" in f:
         values["preferred_channels"] = r.choices(
             f["preferred_channel"], f"{key}.preferred_channel", Kind,

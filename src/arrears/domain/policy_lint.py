@@ -55,12 +55,17 @@ def policy_lint(
         c = step.conditions
         if not _can_apply(step):
             add(f"{key}.when", "can never hold: no customer matches these conditions")
-        if (
-            c.min_open_amount is not None
-            and c.max_open_amount is not None
-            and c.min_open_amount > c.max_open_amount
-        ):
-            add(f"{key}.when", "can never hold: min_open_amount is above max_open_amount")
+        # The default limits, then each currency with limits of its own.
+        limits = [("", (c.min_open_amount, c.max_open_amount))] + [
+            (f" in {cur}", c.open_limits(cur))
+            for cur in sorted({*c.min_open_by_currency, *c.max_open_by_currency})
+        ]
+        for where, (low, high) in limits:
+            if low is not None and high is not None and low > high:
+                add(
+                    f"{key}.when",
+                    f"can never hold{where}: min_open_amount is above max_open_amount",
+                )
         t = step.trigger
         if t.anchor is Anchor.STEP:
             if t.step not in index:

@@ -222,3 +222,26 @@ def test_the_next_date_is_never_before_the_earliest_outreach() -> None:
     decided = one(evaluate(SMALL, customer(), [invoice(terms=7)], date(2025, 1, 8)))
     assert decided.outcome is Outcome.BEFORE_EARLIEST_OUTREACH
     assert decided.next_date is not None and decided.next_date >= date(2025, 1, 20)
+
+
+def test_amount_limits_apply_in_the_invoice_currency() -> None:
+    from decimal import Decimal
+
+    from arrears.domain.policy import Conditions, Step, _applies
+
+    step = Step(
+        id="hold",
+        stage=Stage.PRESSURE,
+        kind=Kind.CREDIT_HOLD,
+        trigger=Trigger(Anchor.DUE, 25),
+        conditions=Conditions(
+            min_open_amount=Decimal(550), min_open_by_currency={"JPY": Decimal(75000)}
+        ),
+    )
+    facts = customer()
+    small_yen = replace(invoice(), currency="JPY", open_amount=Decimal(60000))
+    big_yen = replace(small_yen, open_amount=Decimal(80000))
+    dollars = replace(invoice(), currency="USD", open_amount=Decimal(600))
+    assert not _applies(step, facts, small_yen, fired_touches=None)
+    assert _applies(step, facts, big_yen, fired_touches=None)
+    assert _applies(step, facts, dollars, fired_touches=None)

@@ -185,3 +185,41 @@ def test_the_shipped_default_policy_is_clean() -> None:
     assert stages.index(Stage.ESCALATE) > stages.index(Stage.PRESSURE)
     approvals = {s.id for s in policy.steps if s.requires_approval}
     assert approvals == {"credit-hold", "agency-turnover", "write-off-proposal"}
+
+
+CURRENCY_LIMITS = """\
+name: limits
+steps:
+  - id: hold
+    stage: pressure
+    kind: credit_hold
+    trigger: {from: due, days: 25}
+    when: {min_open_amount: {EUR: 500, JPY: 75000, default: 550}}
+"""
+
+
+def test_amount_limits_can_differ_per_currency() -> None:
+    from arrears.domain.policy import Conditions
+
+    (step,) = policy_parse(CURRENCY_LIMITS).steps
+    c = step.conditions
+    assert c.open_limits("EUR") == (Decimal("500"), None)
+    assert c.open_limits("JPY") == (Decimal("75000"), None)
+    assert c.open_limits("USD") == (Decimal("550"), None), "default for the others"
+    assert Conditions(min_open_amount=Decimal(5)).open_limits("EUR") == (Decimal(5), None)
+
+
+def test_a_currency_limit_names_a_currency() -> None:
+    text = CURRENCY_LIMITS.replace("JPY: 75000", "YEN: 75000")
+    assert problems(text) == [
+        "p.yaml:7: steps[0].when.min_open_amount.YEN: "
+        "must be an ISO 4217 currency code (e.g. EUR) or default"
+    ]
+
+
+def test_the_linter_checks_limits_per_currency() -> None:
+    from arrears.domain.policy_lint import policy_lint
+
+    text = CURRENCY_LIMITS.replace("default: 550}}", "default: 550}, max_open_amount: {EUR: 100}}")
+    found = [p.reason for p in policy_lint(policy_parse(text))]
+    assert "can never hold in EUR: min_open_amount is above max_open_amount" in found
