@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("worklist/", views.worklist, name="worklist"),
     path("worklist/tasks/<int:pk>/done/", views.task_done, name="task-done"),
+    path("worklist/tasks/<int:pk>/script/", views.task_script_view, name="task-script"),
     path("worklist/tasks/<int:pk>/snooze/", views.task_snooze_view, name="task-snooze"),
     path("worklist/tasks/<int:pk>/reassign/", views.task_reassign_view, name="task-reassign"),
     path("customers/", views.customers, name="customers"),

@@ -24,6 +24,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from arrears.cases.models import DisputeReason
 from arrears.cases.services import CaseRejected, dispute_open, promise_record
+from arrears.comms.catalog import TemplateMissing
+from arrears.comms.compose import task_script
 from arrears.comms.models import CallOutcome, Task
 from arrears.comms.outbox import message_queue
 from arrears.comms.services import TaskRejected, call_log, task_complete, task_reassign, task_snooze
@@ -207,6 +209,19 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     except (TaskRejected, CaseRejected) as exc:
         return _row(request, task, state="open", form=form, error=str(exc), status=422)
     return _row(request, done, state="done")
+
+
+@require_safe
+@login_required
+def task_script_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A call task's script rendered with today's data (loaded when the
+    collector opens it, so the worklist itself stays a fixed few queries)."""
+    task = _task(request, pk)
+    try:
+        text = task_script(task)
+    except TemplateMissing as exc:
+        text = f"No script: {exc}"
+    return render(request, "web/_task_script.html", {"script": text})
 
 
 @require_POST

@@ -423,9 +423,8 @@ def _details(items: list[WorkItem], as_of: date) -> None:
 
 
 def task_script_text(task: Task) -> str:
-    """The call script for a call task: the template key it names (the
-    rendered script comes with ``arrears.comms.compose.task_script`` once it
-    exists); "" when the task names none."""
+    """The script template a call task names ("" when none); the row loads
+    the rendered script on demand (``arrears.comms.compose.task_script``)."""
     return task.template_key
 
 

@@ -89,7 +89,7 @@ def test_a_row_has_reason_contacts_with_links_invoices_and_touches(staff: Staff)
     assert 'href="tel:+12025550000"' in html
     assert 'href="mailto:ap0@c.example.com"' in html
     assert "C000-1" in html and "C000-2" in html
-    assert "call-inquire" in html
+    assert "Call script" in html and "/script/" in html
     assert "No touches yet." in html
 
 
@@ -196,3 +196,23 @@ def test_the_worklist_query_count_does_not_grow_with_the_tasks(staff: Staff) -> 
     # Session, user, roles, candidates, invoices, paid history, the page's
     # tasks, contacts, promises, disputes, messages, calls, collectors.
     assert many == 13
+
+
+def test_the_call_script_is_rendered_when_opened(staff: Staff) -> None:
+    (a,) = customers_create(1, today=timezone.localdate())
+    task = call_task(a, to=staff.ann)
+    Task.objects.filter(pk=task.pk).update(template_key="inquiry-call")
+    client = signed_in(staff.ann)
+    row = client.get("/worklist/").content.decode()
+    assert f'hx-get="/worklist/tasks/{task.pk}/script/"' in row
+    script = client.get(f"/worklist/tasks/{task.pk}/script/").content.decode()
+    # The shipped inquiry-call script, with this customer's overdue invoice.
+    assert "C000-1" in script and "This task names no script" not in script
+    assert signed_in(staff.bob).get(f"/worklist/tasks/{task.pk}/script/").status_code == 403
+
+
+def test_a_task_naming_an_unknown_script_says_so(staff: Staff) -> None:
+    (a,) = customers_create(1, today=timezone.localdate())
+    task = call_task(a, to=staff.ann)
+    page = signed_in(staff.ann).get(f"/worklist/tasks/{task.pk}/script/").content.decode()
+    assert "No script:" in page and "call-inquire" in page

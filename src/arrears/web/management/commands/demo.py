@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
@@ -45,6 +47,7 @@ from arrears.ledger.importers import ImportRejected
 from arrears.ledger.models import Customer, Invoice
 from arrears.ledger.selectors import ar_totals
 from arrears.sequencing.services import run_daily
+from arrears.web.roles import COLLECTOR, MANAGER, roles_ensure
 from arrears.web.services import DEMO_USERNAME, demo_user_reset
 from arrears.web.serving import port_number, wsgi_serve
 
@@ -119,6 +122,12 @@ class Command(BaseCommand):
         else:
             self._load(progress_console, customers=customers, seed=seed)
         password = demo_user_reset()
+        # The demo login collects every demo account, so its worklist fills
+        # with the day's calls; it is a manager too (it approves).
+        demo_user = get_user_model().objects.get(username=DEMO_USERNAME)
+        roles_ensure()
+        demo_user.groups.add(*Group.objects.filter(name__in=[MANAGER, COLLECTOR]))
+        Customer.objects.filter(collector__isnull=True).update(collector=demo_user)
         templates_sync(actor_label="arrears demo")
         self._summary(timezone.localdate())
         with progress_console.status("Running today's collection policy…"):
