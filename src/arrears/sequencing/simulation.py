@@ -27,6 +27,7 @@ from arrears.domain.policy import (
     Kind,
     PastAction,
     PlannedAction,
+    Policy,
     Stage,
     evaluate,
 )
@@ -171,12 +172,18 @@ def _ledger(ids: list[int], end: date) -> dict[int, list[_Invoice]]:
 
 
 def simulate(
-    *, start: date, end: date, chunk_size: int = CHUNK, summary: SimulationSummary | None = None
+    *,
+    start: date,
+    end: date,
+    chunk_size: int = CHUNK,
+    summary: SimulationSummary | None = None,
+    policy: Policy | None = None,
 ) -> Iterator[SimulatedAction]:
     """Replay the policy on every day from ``start`` to ``end`` (inclusive)
     and yield the actions it would have planned, customer by customer, each
     customer's in day order. Nothing is written. The figures go into
     ``summary`` when given (complete once the iterator is exhausted).
+    ``policy``: a candidate every customer runs instead of their own.
     """
     started = time.perf_counter()
     summary = summary if summary is not None else SimulationSummary(start, end)
@@ -194,7 +201,9 @@ def simulate(
         blocked = blocked_channels_by_customer(ids)
         for c in customers:
             invoices = ledger.get(c["pk"], [])
-            policy = book.for_customer(c["ref"], c["policy_settings__policy_name"] or "")
+            customer_policy = policy or book.for_customer(
+                c["ref"], c["policy_settings__policy_name"] or ""
+            )
             override = (
                 SegmentOverride(
                     Segment(c["policy_settings__segment"]), c["policy_settings__segment_reason"]
@@ -241,7 +250,7 @@ def simulate(
                     blocked_channels=base.blocked_channels,
                     history=tuple(history),
                 )
-                for action in evaluate(policy, facts, open_today, day).actions:
+                for action in evaluate(customer_policy, facts, open_today, day).actions:
                     history.append(action.as_past())
                     seq += 1
                     summary.actions += 1

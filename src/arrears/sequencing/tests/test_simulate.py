@@ -232,3 +232,33 @@ def test_a_simulation_over_the_real_history_keeps_every_guardrail(ibm_history: N
     assert summary["actions"] == len(rows)
     assert summary["customers"] > 90 and summary["invoices"] > 400
     assert 0 < summary["paid_before_first_touch_share"] < 1
+
+
+@pytest.mark.django_db
+def test_a_candidate_policy_is_replayed_for_everyone(history: None, tmp_path: Path) -> None:
+    # A candidate that only ever calls, one day after due, for every customer.
+    candidate = tmp_path / "calls.yaml"
+    candidate.write_text(
+        "name: calls\n"
+        "steps:\n"
+        "  - {id: call, stage: inquire, kind: call, script: inquiry-call,"
+        " trigger: {from: due, days: 1}}\n"
+    )
+    summary, rows = simulate(
+        "--from", "2025-01-01", "--to", "2025-06-30", "--policy", str(candidate)
+    )
+    assert rows and {r["step"] for r in rows} == {"call"}
+    # The paused customer is still left alone: the candidate changes the steps, not the facts.
+    assert not [r for r in rows if r["customer_ref"] == "C3"]
+    assert summary["by_kind"] == {"call": len(rows)}
+
+
+@pytest.mark.django_db
+def test_a_bad_candidate_policy_is_refused_with_its_line(tmp_path: Path) -> None:
+    candidate = tmp_path / "bad.yaml"
+    candidate.write_text("name: bad\nsteps:\n  - {id: x, stage: nowhere}\n")
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "simulate", "--from", "2025-01-01", "--to", "2025-01-31", "--policy", str(candidate)
+        )
+    assert raised.value.returncode == 2 and f"{candidate}:3:" in str(raised.value)
