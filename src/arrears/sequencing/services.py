@@ -61,19 +61,27 @@ class PolicyApplied:
     warnings: list[Problem]
 
 
-@transaction.atomic
 def policy_apply(*, path: Path | str, actor_label: str) -> PolicyApplied:
-    """Validate the file at ``path`` and make it the active policy.
+    """Validate the file at ``path`` and make it the active policy (see
+    ``policy_apply_text``). Raises ``OSError`` when it cannot be read."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    return policy_apply_text(
+        text=text, name=path.stem, source=f"from {path.name}", actor_label=actor_label
+    )
+
+
+@transaction.atomic
+def policy_apply_text(*, text: str, name: str, source: str, actor_label: str) -> PolicyApplied:
+    """Validate a policy and make it the active policy.
 
     The same text as the active version changes nothing (``changed`` False,
     no activity entry). Text seen before under the same name re-activates
     that version; new text is stored as the next version number. Raises
-    ``PolicyInvalid`` (nothing stored) when the file has errors and
-    ``OSError`` when it cannot be read.
+    ``PolicyInvalid`` (nothing stored) when it has errors. ``name`` is the
+    fallback name (a file's stem); ``source`` says where it came from.
     """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    checked = policy_check(text=text, name=path.stem)
+    checked = policy_check(text=text, name=name)
     name = checked.policy.name
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     # Lock the active row so two concurrent applies serialise.
@@ -107,8 +115,7 @@ def policy_apply(*, path: Path | str, actor_label: str) -> PolicyApplied:
         verb=verb,
         subject_type="policy",
         subject_ref=f"{version.name} v{version.version}",
-        why=f"from {path.name}"
-        + (f", replacing {active.name} v{active.version}" if active is not None else ""),
+        why=source + (f", replacing {active.name} v{active.version}" if active is not None else ""),
         data={
             "name": version.name,
             "version": version.version,

@@ -27,6 +27,7 @@ urlpatterns = [
     path("invoices/<str:invoice_ref>/", views.invoice_detail, name="invoice"),
     path("search/", views.search_view, name="search"),
     path("reports/", include("arrears.reports.urls")),
+    path("policies/", include("arrears.sequencing.urls")),
     path("templates/", staff_views.template_list, name="templates"),
     path(
         "templates/<str:key>/<str:channel>/<str:language>/",
