@@ -6,6 +6,7 @@ Defaults run the embedded demo on an SQLite file under ./var/. Production
 
 import os
 import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -204,6 +205,46 @@ ARREARS_RUN_AT = os.environ.get("ARREARS_RUN_AT", "06:00").strip()
 if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", ARREARS_RUN_AT):
     raise ImproperlyConfigured(f"ARREARS_RUN_AT={ARREARS_RUN_AT!r} is not a time (use HH:MM)")
 ARREARS_RUN_PARTITIONS = envint("ARREARS_RUN_PARTITIONS", 1)
+
+
+def approval_limits(raw: str) -> tuple[tuple[str, Decimal | None], ...]:
+    """``role:limit,…`` from the lowest role to the highest; an empty limit
+    (only the last) means no limit. Raises ImproperlyConfigured."""
+    name = "ARREARS_APPROVAL_LIMITS"
+    limits: list[tuple[str, Decimal | None]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        role, sep, limit = part.partition(":")
+        role, limit = role.strip(), limit.strip()
+        if not sep or not re.fullmatch(r"[a-z_]+", role) or role in dict(limits):
+            raise ImproperlyConfigured(f"{name}: {part!r} is not role:limit (e.g. manager:10000)")
+        if not limit:
+            limits.append((role, None))
+            continue
+        try:
+            amount = Decimal(limit)
+        except InvalidOperation:
+            raise ImproperlyConfigured(f"{name}: {limit!r} is not an amount") from None
+        if not amount.is_finite() or amount < 0:
+            raise ImproperlyConfigured(f"{name}: {limit!r} is not an amount")
+        if limits and (limits[-1][1] is None or limits[-1][1] >= amount):
+            raise ImproperlyConfigured(f"{name}: limits must rise from role to role ({part!r})")
+        limits.append((role, amount))
+    return tuple(limits)
+
+
+# Who may approve write-offs, waivers and placements, by amount (in the
+# amount's own currency): each role up to its limit, the last without one.
+ARREARS_APPROVAL_LIMITS = approval_limits(
+    os.environ.get("ARREARS_APPROVAL_LIMITS", "") or "collector:500,manager:10000,finance:"
+)
+# Order systems hear of credit holds through this webhook: JSON POSTs signed
+# with HMAC-SHA256 of the body under the secret (X-Arrears-Signature).
+ARREARS_WEBHOOK_URL = os.environ.get("ARREARS_WEBHOOK_URL", "").strip()
+ARREARS_WEBHOOK_SECRET = os.environ.get("ARREARS_WEBHOOK_SECRET", "")
+if ARREARS_WEBHOOK_URL and not re.match(r"https?://", ARREARS_WEBHOOK_URL):
+    raise ImproperlyConfigured("ARREARS_WEBHOOK_URL must be an http:// or https:// address")
+if ARREARS_WEBHOOK_URL and len(ARREARS_WEBHOOK_SECRET) < 16:
+    raise ImproperlyConfigured("ARREARS_WEBHOOK_URL needs ARREARS_WEBHOOK_SECRET (16+ characters)")
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION

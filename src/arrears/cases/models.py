@@ -120,3 +120,7 @@ class DisputeLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}: {self.amount}"
+
+
+# Approvals, credit holds, placements and write-offs (cases/approval_models.py).
+from .approval_models import *  # noqa: E402, F403

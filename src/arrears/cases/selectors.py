@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 
+from .approval_models import Placement, PlacementStatus, Recovery, WriteOff, WriteOffStatus
 from .models import Dispute, DisputeLine, DisputeStatus, Promise, PromiseStatus
 
 
@@ -22,9 +24,9 @@ class Holds:
 
 
 def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
-    """Holds on ``as_of`` for the customers given (two queries): promises and
-    disputes made by then and not yet settled by then, so a replay of a past
-    day sees the cases as they were that day."""
+    """Holds on ``as_of`` for the customers given (three queries): promises,
+    disputes and agency placements made by then and not yet settled by then,
+    so a replay of a past day sees the cases as they were that day."""
     ids = list(customer_ids)
     customers: dict[int, str] = {}
     promises = (
@@ -40,6 +42,13 @@ def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
                 f"promised to pay by {promised_on.isoformat()}: reminders paused "
                 f"until {until.isoformat()}"
             )
+    # Placed with an agency or attorney: no automated dunning at all.
+    for customer_id, agency in (
+        Placement.objects.filter(customer_id__in=ids, placed_at__date__lte=as_of)
+        .filter(Q(status=PlacementStatus.PLACED) | Q(ended_at__date__gt=as_of))
+        .values_list("customer_id", "agency")
+    ):
+        customers[customer_id] = f"placed with {agency}"
     disputed = (
         DisputeLine.objects.filter(
             invoice__customer_id__in=ids, dispute__opened_at__date__lte=as_of
@@ -77,3 +86,27 @@ def case_history(customer_ids: Sequence[int], as_of: date) -> dict[int, tuple[in
         .values_list("customer_id", "n")
     )
     return {pk: (broken.get(pk, 0), disputes.get(pk, 0)) for pk in {*broken, *disputes}}
+
+
+# Bad debt, for the reports (bad-debt-to-sales).
+
+
+def bad_debt_written_off(currency: str, start: date, end: date) -> Decimal:
+    """Bad debt written off in ``currency`` from ``start`` to ``end``
+    (inclusive), before recoveries (0 when none)."""
+    total = WriteOff.objects.filter(
+        status=WriteOffStatus.WRITTEN_OFF,
+        currency=currency,
+        written_off_on__gte=start,
+        written_off_on__lte=end,
+    ).aggregate(t=Sum("amount"))["t"]
+    return total or Decimal(0)
+
+
+def bad_debt_recovered(currency: str, start: date, end: date) -> Decimal:
+    """Recoveries of written-off debt received in ``currency`` from ``start``
+    to ``end`` (inclusive); 0 when none."""
+    total = Recovery.objects.filter(
+        currency=currency, received_on__gte=start, received_on__lte=end
+    ).aggregate(t=Sum("amount"))["t"]
+    return total or Decimal(0)
