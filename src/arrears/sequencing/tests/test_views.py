@@ -43,11 +43,11 @@ def test_a_version_shows_its_steps_and_file() -> None:
 def test_a_broken_candidate_lists_its_problems_with_lines() -> None:
     response = _client(COLLECTOR).post(
         "/policies/candidate/",
-        {"text": "name: x\nsteps:\n  - {id: a, stage: nowhere}\n", "check": ""},
+        {"text": "name: x\nsteps:\n  - {id: a, stage: inquire}\n", "check": ""},
     )
     assert response.status_code == 422
     page = response.content.decode()
-    assert "line 3" in page and "steps[0].stage" in page
+    assert "line 3" in page and "steps[0].trigger" in page and "is required" in page
 
 
 def test_a_candidate_is_simulated_next_to_the_policies_in_use(
