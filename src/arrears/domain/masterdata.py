@@ -1,4 +1,5 @@
-"""Validation of customer master data: countries, e-mail, phones, tax ids.
+"""Validation of customer master data: countries, e-mail, phones, tax ids,
+postal addresses and time zones.
 
 Each function returns the normalised value or raises FieldError with a
 reason a person can act on.
@@ -7,6 +8,7 @@ reason a person can act on.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import date
 from functools import cache
 from typing import Any
@@ -112,3 +114,68 @@ def language_code(text: str) -> str:
             "region: en or en-GB)"
         )
     return raw
+
+
+ADDRESS_SEPARATOR = " | "
+ADDRESS_MAX_LINES = 8
+ADDRESS_MAX_LINE_LENGTH = 60
+
+
+def postal_address_lines(text: str) -> list[str]:
+    """The lines of a postal address written as ``line | line | line``.
+
+    Lines are trimmed; empty lines, more than ADDRESS_MAX_LINES lines, lines
+    longer than ADDRESS_MAX_LINE_LENGTH characters and control characters
+    (a line break inside a line included) are refused. A blank text gives
+    no lines.
+    """
+    if not text.strip():
+        return []
+    lines = [part.strip() for part in text.split("|")]
+    if len(lines) > ADDRESS_MAX_LINES:
+        raise FieldError(
+            f"has {len(lines)} lines; at most {ADDRESS_MAX_LINES} are allowed"
+            f" (lines are separated by {ADDRESS_SEPARATOR!r})"
+        )
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            raise FieldError(f"line {number} is empty (lines are separated by ' | ')")
+        if len(line) > ADDRESS_MAX_LINE_LENGTH:
+            raise FieldError(
+                f"line {number} ({line[:20]!r}…) has {len(line)} characters;"
+                f" at most {ADDRESS_MAX_LINE_LENGTH} are allowed"
+            )
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in line):
+            raise FieldError(
+                f"line {number} ({line[:20]!r}) holds a line break or another control"
+                " character; separate lines with ' | '"
+            )
+    return lines
+
+
+def stored_address_lines(text: str) -> list[str]:
+    """The lines of a stored address (newline-separated), trimmed, blank
+    lines left out: an address typed into a form may hold some."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# Keys the tz database ships that name no place: not useful for a customer.
+_NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@cache
+def _zone_keys() -> dict[str, str]:
+    """IANA zone keys known to this system, by their lower-case spelling."""
+    return {key.lower(): key for key in zoneinfo.available_timezones() - _NOT_ZONES}
+
+
+def time_zone_name(text: str) -> str:
+    """An IANA time zone key such as ``Europe/Berlin``, spelt exactly."""
+    raw = text.strip()
+    keys = _zone_keys()
+    if keys.get(raw.lower()) == raw:
+        return raw
+    hint = (
+        f"; did you mean {keys[raw.lower()]}?" if raw.lower() in keys else " (e.g. Europe/Berlin)"
+    )
+    raise FieldError(f"{text!r} is not an IANA time zone{hint}")

@@ -14,7 +14,10 @@ from arrears.domain.masterdata import (
     iso_date,
     language_code,
     phone_number,
+    postal_address_lines,
+    stored_address_lines,
     tax_id,
+    time_zone_name,
 )
 
 
@@ -161,3 +164,71 @@ def test_iso_639_1_languages_with_optional_region_are_accepted(text: str) -> Non
 def test_other_language_codes_are_refused(text: str) -> None:
     with pytest.raises(FieldError):
         language_code(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("Hauptstr. 5 | 10115 Berlin | Germany", ["Hauptstr. 5", "10115 Berlin", "Germany"]),
+        ("  PO Box 7|Springfield, IL 62704  ", ["PO Box 7", "Springfield, IL 62704"]),
+        ("One line", ["One line"]),
+        (" | ".join(f"line {n}" for n in range(8)), [f"line {n}" for n in range(8)]),
+        ("x" * 60, ["x" * 60]),
+        (
+            "Rue de l\u2019\u00c9glise 3 | 75001 Paris",
+            ["Rue de l\u2019\u00c9glise 3", "75001 Paris"],
+        ),
+        ("", []),
+        ("   ", []),
+    ],
+)
+def test_postal_addresses_are_lines_separated_by_a_bar(text: str, lines: list[str]) -> None:
+    assert postal_address_lines(text) == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a | | b", "line 2 is empty"),
+        ("| a", "line 1 is empty"),
+        ("a |", "line 2 is empty"),
+        (" | ".join("x" * 9), "has 9 lines; at most 8 are allowed"),
+        ("a | " + "y" * 61, "line 2 ('yyyyyyyyyyyyyyyyyyyy'\u2026) has 61 characters; at most 60"),
+        ("a\nb", "line 1 ('a\\nb') holds a line break"),
+        ("a\tb | c", "holds a line break or another control character"),
+    ],
+)
+def test_bad_postal_addresses_are_refused_naming_the_line(text: str, reason: str) -> None:
+    with pytest.raises(FieldError) as caught:
+        postal_address_lines(text)
+    assert reason in str(caught.value)
+
+
+def test_stored_addresses_read_as_trimmed_non_blank_lines() -> None:
+    assert stored_address_lines("1 Main St \r\n\r\n  Springfield\n") == ["1 Main St", "Springfield"]
+    assert stored_address_lines("") == []
+
+
+@pytest.mark.parametrize(
+    "text", ["Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", " Asia/Tokyo "]
+)
+def test_iana_time_zones_are_accepted(text: str) -> None:
+    assert time_zone_name(text) == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Europe/Berlln", "'Europe/Berlln' is not an IANA time zone (e.g. Europe/Berlin)"),
+        ("europe/berlin", "'europe/berlin' is not an IANA time zone; did you mean Europe/Berlin?"),
+        ("CEST", "'CEST' is not an IANA time zone"),
+        ("+01:00", "'+01:00' is not an IANA time zone"),
+        ("../../etc/passwd", "is not an IANA time zone"),
+        ("localtime", "is not an IANA time zone"),
+        ("Factory", "is not an IANA time zone"),
+    ],
+)
+def test_anything_but_an_iana_time_zone_is_refused_naming_the_value(text: str, reason: str) -> None:
+    with pytest.raises(FieldError) as caught:
+        time_zone_name(text)
+    assert reason in str(caught.value)
