@@ -5,7 +5,10 @@ into the string mapping a CSV row would give, so validation is the
 importer's own. JSON numbers are read by their text (``1234.50`` stays
 ``"1234.50"``; ``1e3`` is refused like in a CSV file); sending amounts as
 strings is clearest. ``null`` is a blank cell. Customers' ``email`` may be a
-list of addresses or one ``;``-joined string.
+list of addresses or one ``;``-joined string, their ``postal_address`` a list
+of lines or one `` | ``-joined string. A field left out of an item is a column
+left out of a file: blank, except for the columns csvfiles.KEPT_WHEN_ABSENT
+names, whose stored values are then kept.
 
 Problems are located as ``[i]``, the item's index. Any problem rejects the
 whole request and nothing is written.
@@ -21,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
+from arrears.domain.masterdata import ADDRESS_SEPARATOR
 from arrears.ledger.csvfiles import COLUMNS, Row, RowError, header
 from arrears.ledger.importers import ImportRejected, ImportSummary, rows_import
 
@@ -89,6 +93,13 @@ def _cell(kind: str, column: str, value: Any) -> str:
         if not all(isinstance(item, str) for item in value):
             raise ValueError("must be a list of strings")
         return ";".join(value)
+    if kind == "customers" and column == "postal_address" and isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ValueError("must be a list of strings")
+        for number, line in enumerate(value, start=1):
+            if "|" in line:
+                raise ValueError(f"line {number} holds '|', which separates lines in the file")
+        return ADDRESS_SEPARATOR.join(value)
     shown = json.dumps(value)
     raise ValueError(f"must be a string or a number, not {shown[:40]}")
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from arrears.domain.masterdata import stored_address_lines
 from arrears.domain.money import MoneyError, quantum
 from arrears.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Payment
 
@@ -113,6 +114,9 @@ class CustomerOut(Schema):
     automation: str
     language: str | None
     customer_since: date | None
+    postal_address: list[str] = Field(description="address lines for letters, name not included")
+    time_zone: str | None = Field(description="IANA zone; null: the country's main zone")
+    collector: str | None = Field(description="username of the collector who owns the account")
     open_amount: dict[str, str] = Field(description="open invoice amounts per currency")
     unapplied: dict[str, str] = Field(description="unapplied cash and credit per currency")
 
@@ -139,6 +143,9 @@ class CustomerOut(Schema):
             automation=customer.automation,
             language=_blank_none(customer.language),
             customer_since=customer.customer_since,
+            postal_address=stored_address_lines(customer.postal_address),
+            time_zone=_blank_none(customer.time_zone),
+            collector=customer.collector.get_username() if customer.collector else None,
             open_amount=_money_map(open_amount),
             unapplied=_money_map(unapplied),
         )
@@ -404,6 +411,18 @@ class CustomerRow(_Row):
     )
     language: str | None = Field(None, description="ISO 639-1, e.g. en or en-GB")
     customer_since: str | None = Field(None, description=_DATE)
+    # Left out: the customer's value stays as it is; null or blank clears it.
+    postal_address: str | list[str] | None = Field(
+        None,
+        description="address lines (at most 8, each at most 60 characters), a list or one"
+        " string joined with ' | '; the name is not included. Left out: kept; null: cleared",
+    )
+    time_zone: str | None = Field(
+        None, description="IANA zone, e.g. Europe/Berlin. Left out: kept; null: cleared"
+    )
+    collector: str | None = Field(
+        None, description="username of an active user. Left out: kept; null: cleared"
+    )
 
 
 class InvoiceRow(_Row):

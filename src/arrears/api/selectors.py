@@ -107,7 +107,7 @@ def customer_page(
     search: str | None = None,
 ) -> Page[CustomerRecord]:
     """Customers by ref; each filter left as None does not filter."""
-    customers = Customer.objects.order_by("ref")
+    customers = Customer.objects.order_by("ref").select_related("collector")
     if country:
         customers = customers.filter(country=country.upper())
     if automation:
@@ -120,7 +120,8 @@ def customer_page(
 
 def customer_get(*, customer_ref: str) -> CustomerRecord:
     """Raises NotFound."""
-    return _customer_records([_one(Customer.objects.all(), "customer", customer_ref)])[0]
+    customer = _one(Customer.objects.select_related("collector"), "customer", customer_ref)
+    return _customer_records([customer])[0]
 
 
 # --- contacts ---------------------------------------------------------------

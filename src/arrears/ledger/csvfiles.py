@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +23,10 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "automation",
             "language",
             "customer_since",
+            # Added later; see KEPT_WHEN_ABSENT.
+            "postal_address",
+            "time_zone",
+            "collector",
         ),
     ),
     "invoices": (
@@ -39,6 +43,13 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 KINDS = tuple(COLUMNS)
+# Optional columns added to the contract after files were in use: a file
+# without one leaves that field of existing rows as it is (it may have been
+# set in the web app or through the API); a blank cell clears it. Other
+# optional columns left out of a file read as blank.
+KEPT_WHEN_ABSENT: dict[str, tuple[str, ...]] = {
+    "customers": ("postal_address", "time_zone", "collector"),
+}
 
 
 def header(kind: str) -> list[str]:
@@ -152,9 +163,20 @@ def check_columns(location: str, kind: str, columns: list[str]) -> None:
         raise FileRejected(errors)
 
 
-def write_rows(out: io.TextIOBase, kind: str, rows: Iterator[Mapping[str, str]]) -> int:
-    """Write rows as the contract's CSV; returns the number of rows."""
-    writer = csv.DictWriter(out, fieldnames=header(kind), lineterminator="\n")
+def write_rows(
+    out: io.TextIOBase,
+    kind: str,
+    rows: Iterator[Mapping[str, str]],
+    *,
+    leave_out: Collection[str] = (),
+) -> int:
+    """Write rows as the contract's CSV; returns the number of rows.
+
+    ``leave_out`` names optional columns not to write (missing values are
+    written blank).
+    """
+    columns = [c for c in header(kind) if c not in leave_out or c in COLUMNS[kind][0]]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in rows:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 
+from arrears.domain.masterdata import ADDRESS_SEPARATOR, stored_address_lines
 from arrears.domain.money import quantum
 
 from .models import Contact, CreditNote, Customer, Invoice, Payment
@@ -26,7 +27,11 @@ def _customers() -> Iterator[dict[str, str]]:
         queryset=Contact.objects.filter(is_active=True).order_by("id"),
         to_attr="active_contacts",
     )
-    rows = Customer.objects.order_by("ref").prefetch_related(active_import_contacts)
+    rows = (
+        Customer.objects.order_by("ref")
+        .select_related("collector")
+        .prefetch_related(active_import_contacts)
+    )
     for c in rows.iterator(chunk_size=BATCH):
         contacts = c.active_contacts
         yield {
@@ -42,6 +47,9 @@ def _customers() -> Iterator[dict[str, str]]:
             "automation": c.automation,
             "language": c.language,
             "customer_since": c.customer_since.isoformat() if c.customer_since else "",
+            "postal_address": ADDRESS_SEPARATOR.join(stored_address_lines(c.postal_address)),
+            "time_zone": c.time_zone,
+            "collector": c.collector.get_username() if c.collector else "",
         }
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,12 +31,14 @@ from arrears.domain.masterdata import (
     iso_date,
     language_code,
     phone_number,
+    postal_address_lines,
     tax_id,
+    time_zone_name,
 )
 from arrears.domain.money import MoneyError, is_currency, parse_amount, quantum
 
 from .bulk import rows_insert, values_by_ref
-from .csvfiles import COLUMNS, Row, RowError, header
+from .csvfiles import COLUMNS, KEPT_WHEN_ABSENT, Row, RowError, header
 from .models import (
     Activity,
     Automation,
@@ -228,11 +231,31 @@ class _Importer:
         )
 
 
+def _postal_address(text: str) -> str:
+    return "\n".join(postal_address_lines(text))
+
+
 class _CustomerImporter(_Importer):
     kind = "customers"
     ref_column = "customer_ref"
-    # Customer columns of the file; e-mail addresses become contacts.
-    FIELDS = tuple(c for c in header("customers") if c not in {"customer_ref", "email"})
+    # Column -> model attribute of the columns that leave a customer's field
+    # as it is when the file does not have them (csvfiles.KEPT_WHEN_ABSENT).
+    KEPT = {c: f"{c}_id" if c == "collector" else c for c in KEPT_WHEN_ABSENT["customers"]}
+    # The other customer columns of the file; e-mail addresses become contacts.
+    FIELDS = tuple(
+        c
+        for c in header("customers")
+        if c not in {"customer_ref", "email", *KEPT_WHEN_ABSENT["customers"]}
+    )
+    KEPT_PARSERS: tuple[tuple[str, Callable[[str], str]], ...] = (
+        ("postal_address", _postal_address),
+        ("time_zone", time_zone_name),
+        ("collector", _text(150)),  # a username, checked in check_references
+    )
+
+    def __init__(self, summary: ImportSummary, actor_label: str) -> None:
+        super().__init__(summary, actor_label)
+        self.collector_ids: dict[str, int] = {}
 
     def clean_fields(self, clean: _Clean, raw: Mapping[str, str]) -> None:
         clean.take(raw, "name", _text(200))
@@ -253,21 +276,71 @@ class _CustomerImporter(_Importer):
         clean.take(raw, "automation", _choice(Automation))
         clean.take(raw, "language", language_code)
         clean.take(raw, "customer_since", iso_date)
+        # Present in the values only when the file has the column; "" clears.
+        for column, parse in self.KEPT_PARSERS:
+            if column in raw and clean.take(raw, column, parse) is None:
+                clean.values.setdefault(column, "")
+
+    def check_references(self, rows: list[_Clean]) -> None:
+        """Collectors by username: active users only, in one query per chunk."""
+        names = {r.values["collector"] for r in rows if r.values.get("collector")}
+        if not names:
+            return
+        user_model = get_user_model()
+        username = user_model.USERNAME_FIELD
+        self.collector_ids = dict(
+            user_model._default_manager.filter(**{f"{username}__in": names}, is_active=True)
+            .order_by()
+            .values_list(username, "pk")
+        )
+        for r in rows:
+            name = r.values.get("collector")
+            if name and name not in self.collector_ids:
+                r.fail("collector", f"no active user named {name!r}")
 
     def _field_values(self, values: dict[str, Any]) -> dict[str, Any]:
         result = {f: values.get(f) for f in self.FIELDS}
         for f in ("phone", "tax_id", "currency", "preferred_channel", "language"):
             result[f] = result[f] or ""
         result["automation"] = result["automation"] or Automation.AUTO
+        for column, attribute in self.KEPT.items():
+            if column in values:
+                result[attribute] = values[column]
+        if "collector_id" in result:
+            name = result["collector_id"]
+            result["collector_id"] = self.collector_ids[name] if name else None
         return result
+
+    def _logged(self, diffs: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, list[str]]]:
+        """Field diffs for the activity log, collectors by username (blank:
+        none); the former collectors' names are looked up in one query."""
+        names = {pk: name for name, pk in self.collector_ids.items()}
+        former = {
+            pk for d in diffs.values() for pk in d.get("collector_id", ()) if pk not in names
+        } - {None}
+        if former:
+            user_model = get_user_model()
+            names |= dict(
+                user_model._default_manager.filter(pk__in=former).values_list(
+                    "pk", user_model.USERNAME_FIELD
+                )
+            )
+        logged = {}
+        for ref, diff in diffs.items():
+            if "collector_id" in diff:
+                diff["collector"] = [names.get(pk, "") for pk in diff.pop("collector_id")]
+            logged[ref] = {f: [str(old), str(new)] for f, (old, new) in diff.items()}
+        return logged
 
     def write(self, rows: list[_Clean]) -> None:
         existing = {
             c.ref: c
             for c in Customer.objects.filter(ref__in=[r.values["customer_ref"] for r in rows])
         }
-        new, changed, log = [], [], []
-        changes: dict[str, dict[str, list[str]]] = {}
+        new, log = [], []
+        # By the fields a row sets: a column the file lacks is not written.
+        changed: dict[tuple[str, ...], list[Customer]] = defaultdict(list)
+        diffs: dict[str, dict[str, list[Any]]] = {}
         for r in rows:
             ref = r.values["customer_ref"]
             wanted = self._field_values(r.values)
@@ -276,18 +349,17 @@ class _CustomerImporter(_Importer):
                 new.append(Customer(ref=ref, **wanted))
                 continue
             diff = {
-                f: [str(getattr(customer, f)), str(v)]
-                for f, v in wanted.items()
-                if getattr(customer, f) != v
+                f: [getattr(customer, f), v] for f, v in wanted.items() if getattr(customer, f) != v
             }
             if diff:
                 for f, v in wanted.items():
                     setattr(customer, f, v)
-                changed.append(customer)
-                changes[ref] = diff
+                changed[tuple(wanted)].append(customer)
+                diffs[ref] = diff
+        changes = self._logged(diffs)
         Customer.objects.bulk_create(new, batch_size=2000)
-        if changed:
-            Customer.objects.bulk_update(changed, list(self.FIELDS), batch_size=2000)
+        for fields, customers_changed in changed.items():
+            Customer.objects.bulk_update(customers_changed, list(fields), batch_size=2000)
         customers = {
             c.ref: c
             for c in Customer.objects.filter(ref__in=[r.values["customer_ref"] for r in rows])

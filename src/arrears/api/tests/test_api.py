@@ -427,6 +427,9 @@ def test_customers_round_trip(client_api: Api, alice: User) -> None:
                 preferred_channel="email",
                 language="de",
                 customer_since="2020-05-01",
+                postal_address=["Hauptstr. 5", "10115 Berlin"],
+                time_zone="Europe/Berlin",
+                collector="alice",
             ),
             customer("C-2", country="US", email="ap@beta.example; ap2@beta.example"),
             customer("C-3", country="US", automation="white_glove"),
@@ -456,13 +459,15 @@ def test_customers_round_trip(client_api: Api, alice: User) -> None:
         "automation": "auto",
         "language": "de",
         "customer_since": "2020-05-01",
+        "postal_address": ["Hauptstr. 5", "10115 Berlin"],
+        "time_zone": "Europe/Berlin",
+        "collector": "alice",
         "open_amount": {},
         "unapplied": {},
     }
-    assert client_api.get("/customers/C-2").json()["email"] == [
-        "ap@beta.example",
-        "ap2@beta.example",
-    ]
+    c2 = client_api.get("/customers/C-2").json()
+    assert c2["email"] == ["ap@beta.example", "ap2@beta.example"]
+    assert (c2["postal_address"], c2["time_zone"], c2["collector"]) == ([], None, None)
     listed = client_api.get("/customers", country="US").json()
     assert listed["count"] == 2
     assert [c["customer_ref"] for c in listed["items"]] == ["C-2", "C-3"]
@@ -506,6 +511,80 @@ def test_a_changed_customer_is_updated(client_api: Api) -> None:
     assert (got["name"], got["email"]) == ("New", ["b@example.com"])
 
 
+def test_address_time_zone_and_collector_left_out_are_kept_and_null_clears_them(
+    client_api: Api, alice: User
+) -> None:
+    bob = User.objects.create_user("bob")
+    full = customer(
+        "C-1", postal_address="1 Main St | Springfield", time_zone="UTC", collector="bob"
+    )
+    assert client_api.post("/customers", [full]).status_code == 200
+    # Set elsewhere (the web app): an item without the fields leaves them.
+    response = client_api.post("/customers", [customer("C-1", name="Renamed")])
+    assert response.json()["updated"] == 1
+    got = client_api.get("/customers/C-1").json()
+    assert (got["name"], got["postal_address"], got["time_zone"], got["collector"]) == (
+        "Renamed",
+        ["1 Main St", "Springfield"],
+        "UTC",
+        "bob",
+    )
+    # One item may send a field another leaves out.
+    response = client_api.post(
+        "/customers",
+        [
+            customer("C-1", name="Renamed", collector=None),
+            customer("C-2", postal_address=["PO Box 1", "Springfield"]),
+        ],
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["created"], response.json()["updated"]) == (1, 1)
+    got = client_api.get("/customers/C-1").json()
+    assert (got["postal_address"], got["time_zone"], got["collector"]) == (
+        ["1 Main St", "Springfield"],
+        "UTC",
+        None,
+    )
+    entry = Activity.objects.filter(verb="customer.updated").first()
+    assert entry is not None and entry.data == {"fields": {"collector": ["bob", ""]}}
+    assert entry.actor_label == "api:alice"
+    assert Customer.objects.get(ref="C-2").postal_address == "PO Box 1\nSpringfield"
+    # Blank strings clear as null does; the same items again change nothing.
+    items = [customer("C-1", name="Renamed", postal_address="", time_zone="", collector="")]
+    assert client_api.post("/customers", items).json()["updated"] == 1
+    assert client_api.post("/customers", items).json()["unchanged"] == 1
+    assert Customer.objects.filter(ref="C-1", postal_address="", time_zone="").exists()
+    assert bob.customers.count() == 0
+
+
+def test_bad_addresses_time_zones_and_collectors_are_listed(client_api: Api) -> None:
+    User.objects.create_user("gone", is_active=False)
+    response = client_api.post(
+        "/customers",
+        [
+            customer("C-1", postal_address=["Main St 1", "Unit 2 | 3"]),
+            customer("C-2", postal_address=["Main St 1", ""], time_zone="Berlin"),
+            customer("C-3", postal_address=[f"line {n}" for n in range(9)], collector="gone"),
+            customer("C-4", postal_address=["x", True], collector="nobody"),
+        ],
+    )
+    assert response.status_code == 422
+    assert [(p["loc"], p["field"], p["reason"]) for p in response.json()["detail"]] == [
+        ("[0]", "postal_address", "line 2 holds '|', which separates lines in the file"),
+        ("[1]", "postal_address", "line 2 is empty (lines are separated by ' | ')"),
+        ("[1]", "time_zone", "'Berlin' is not an IANA time zone (e.g. Europe/Berlin)"),
+        (
+            "[2]",
+            "postal_address",
+            "has 9 lines; at most 8 are allowed (lines are separated by ' | ')",
+        ),
+        ("[2]", "collector", "no active user named 'gone'"),
+        ("[3]", "postal_address", "must be a list of strings"),
+        ("[3]", "collector", "no active user named 'nobody'"),
+    ]
+    assert Customer.objects.count() == 0
+
+
 def test_unknown_customer_is_not_found(client_api: Api) -> None:
     response = client_api.get("/customers/NOPE")
     assert response.status_code == 404
@@ -520,9 +599,17 @@ def test_customer_list_costs_the_same_queries_however_long(ledger: Api) -> None:
 
     ledger.post("/payments", [payment("P-1", "10.00")])
     few = queries()
+    User.objects.create_user("bob")
     ledger.post(
         "/customers",
-        [customer(f"X-{n}", email=[f"x{n}@example.com", f"y{n}@example.com"]) for n in range(8)],
+        [
+            customer(
+                f"X-{n}",
+                email=[f"x{n}@example.com", f"y{n}@example.com"],
+                collector="alice" if n % 2 else "bob",
+            )
+            for n in range(8)
+        ],
     )
     assert queries() == few
 

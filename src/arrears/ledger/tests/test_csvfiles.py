@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from arrears.ledger.csvfiles import COLUMNS, KINDS, FileRejected, header, read_rows, write_rows
+from arrears.ledger.csvfiles import (
+    COLUMNS,
+    KEPT_WHEN_ABSENT,
+    KINDS,
+    FileRejected,
+    header,
+    read_rows,
+    write_rows,
+)
 
 
 def test_the_four_kinds_of_the_contract_have_their_columns_in_contract_order() -> None:
@@ -25,6 +33,10 @@ def test_the_four_kinds_of_the_contract_have_their_columns_in_contract_order() -
         "automation",
         "language",
         "customer_since",
+        # Added to the contract later, at the end: older files lack them.
+        "postal_address",
+        "time_zone",
+        "collector",
     ]
     assert header("invoices") == [
         "invoice_ref",
@@ -54,6 +66,19 @@ def test_the_four_kinds_of_the_contract_have_their_columns_in_contract_order() -
     ]
     for kind, (required, optional) in COLUMNS.items():
         assert sorted(header(kind)) == sorted((*required, *optional))
+
+
+def test_columns_kept_when_absent_are_optional_and_come_last() -> None:
+    for kind, kept in KEPT_WHEN_ABSENT.items():
+        assert set(kept) <= set(COLUMNS[kind][1])
+        assert header(kind)[-len(kept) :] == list(kept)
+
+
+def test_a_file_without_the_later_columns_reads_without_them(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"customer_ref,name,country\nC1,Acme,US\n")
+    assert [dict(raw) for _, raw in read_rows(path, "customers")] == [
+        {"customer_ref": "C1", "name": "Acme", "country": "US"}
+    ]
 
 
 def _write(tmp_path: Path, data: bytes) -> Path:
@@ -124,3 +149,29 @@ def test_written_rows_read_back_the_same(tmp_path: Path) -> None:
     path = tmp_path / "invoices.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
     assert [dict(raw) for _, raw in read_rows(path, "invoices")] == rows
+
+
+def test_an_address_with_its_separators_and_commas_reads_back_the_same(tmp_path: Path) -> None:
+    row = dict.fromkeys(header("customers"), "") | {
+        "customer_ref": "C1",
+        "name": "Beispiel GmbH",
+        "country": "DE",
+        "postal_address": 'Hauptstr. 5, Hof "B" | 10115 Berlin | Germany',
+        "time_zone": "Europe/Berlin",
+        "collector": "ann",
+    }
+    out = io.StringIO()
+    write_rows(out, "customers", iter([row]))
+    path = tmp_path / "customers.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert [dict(raw) for _, raw in read_rows(path, "customers")] == [row]
+
+
+def test_optional_columns_can_be_left_out_of_a_written_file() -> None:
+    out = io.StringIO()
+    row = {"customer_ref": "C1", "name": "Acme", "country": "US", "postal_address": "1 Main St"}
+    write_rows(out, "customers", iter([row]), leave_out={"time_zone", "collector", "name"})
+    first, second = out.getvalue().splitlines()
+    assert first.endswith(",customer_since,postal_address")
+    assert first.startswith("customer_ref,name,")  # required columns are always written
+    assert second == "C1,Acme,,,US,,,,,,,,1 Main St"

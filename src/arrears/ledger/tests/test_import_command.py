@@ -10,7 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.management import load_command_class
+from django.contrib.auth.models import User
+from django.core.management import call_command, load_command_class
 from django.db import connections
 
 from arrears.ledger.csvfiles import header
@@ -82,6 +83,69 @@ def test_a_valid_customers_file_creates_customers_and_their_contacts(customers: 
         0,
     )
     assert len(run.sha256) == 64
+
+
+def test_a_customers_file_with_address_time_zone_and_collector_sets_them(
+    db: None, csv_file: CsvFile
+) -> None:
+    ann = User.objects.create_user("ann")
+    path = csv_file(
+        "customers.csv",
+        f"""
+        {FULL_CUSTOMER_HEADER}
+        N1,Beispiel GmbH,,,DE,,EUR,,letter,,,,Hauptstr. 5 |10115 Berlin|  Germany ,Europe/Berlin,ann
+        N2,Acme Inc,,,US,,USD,,,,,,,,
+        """,
+    )
+    outcome = import_csv("customers", path)
+    assert outcome.code == 0, outcome.stderr
+    beispiel = Customer.objects.get(ref="N1")
+    assert beispiel.postal_address == "Hauptstr. 5\n10115 Berlin\nGermany"
+    assert (beispiel.time_zone, beispiel.collector) == ("Europe/Berlin", ann)
+    acme = Customer.objects.get(ref="N2")
+    assert (acme.postal_address, acme.time_zone, acme.collector) == ("", "", None)
+
+
+def test_an_inactive_user_cannot_be_made_a_collector(customers: None, csv_file: CsvFile) -> None:
+    User.objects.create_user("gone", is_active=False)
+    path = csv_file(
+        "customers.csv", f"{FULL_CUSTOMER_HEADER}\nC3,Nippon KK,,,JP,,JPY,,,,,,,,gone\n"
+    )
+    before = ledger_counts()
+    outcome = import_csv("customers", path)
+    assert outcome.code == 2
+    assert outcome.error_lines == [f"{path}:2: collector: no active user named 'gone'"]
+    assert ledger_counts() == before
+
+
+def test_the_customers_export_writes_the_later_columns_and_imports_unchanged(
+    customers: None, tmp_path: Path
+) -> None:
+    ann = User.objects.create_user("ann")
+    Customer.objects.filter(ref="C2").update(
+        postal_address="Hauptstr. 5\n10115 Berlin\nGermany",
+        time_zone="Europe/Berlin",
+        collector=ann,
+    )
+    # An address typed into a form may hold blank lines and stray spaces.
+    Customer.objects.filter(ref="C3").update(postal_address="1-1 Marunouchi \r\n\r\nTokyo\n")
+    out = io.StringIO()
+    call_command("export", "customers", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == FULL_CUSTOMER_HEADER
+    assert lines[2].endswith(",Hauptstr. 5 | 10115 Berlin | Germany,Europe/Berlin,ann")
+    assert lines[3].endswith(",1-1 Marunouchi | Tokyo,,")
+    path = tmp_path / "export.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    outcome = import_csv("customers", path, "--json")
+    assert outcome.code == 0, outcome.stderr
+    summary = json.loads(outcome.stdout)
+    # C3's address is tidied by the round trip; nothing else changes.
+    assert (summary["updated"], summary["unchanged"]) == (1, 2)
+    assert Customer.objects.get(ref="C3").postal_address == "1-1 Marunouchi\nTokyo"
+    assert Customer.objects.get(ref="C2").collector == ann
+    again = import_csv("customers", path, "--json")
+    assert json.loads(again.stdout)["unchanged"] == 3
 
 
 def test_a_valid_invoices_file_creates_open_invoices(invoices: None) -> None:
@@ -182,7 +246,12 @@ def test_a_header_only_file_imports_nothing_successfully(
 
 # --- bad rows --------------------------------------------------------------------
 
-CUSTOMER_HEADER = ",".join(header("customers"))
+# A customers file from before postal_address, time_zone and collector: still valid.
+CUSTOMER_HEADER = (
+    "customer_ref,name,email,phone,country,tax_id,currency,credit_limit,"
+    "preferred_channel,automation,language,customer_since"
+)
+FULL_CUSTOMER_HEADER = ",".join(header("customers"))
 INVOICE_HEADER = ",".join(header("invoices"))
 PAYMENT_HEADER = ",".join(header("payments"))
 CREDIT_HEADER = ",".join(header("credit-notes"))
@@ -224,6 +293,30 @@ BAD_ROWS = [
     # No validator for Antarctica: the tax id is kept as given, but must fit.
     ("customers", CUSTOMER_HEADER, [f"N1,Name,,,AQ,{'T' * 41},,,,,,"], 2, "tax_id", "40"),
     ("customers", CUSTOMER_HEADER, ["N1,Name,,,US,,USD,1e6,,,,"], 2, "credit_limit", "number"),
+    # customers, later columns: ...,customer_since,postal_address,time_zone,collector
+    *(
+        ("customers", FULL_CUSTOMER_HEADER, [f"N1,Name,,,US,,,,,,,,{cells}"], 2, field, reason)
+        for cells, field, reason in [
+            ("Main St 1 |  | Springfield,,", "postal_address", "line 2 is empty"),
+            ("Main St 1 | ,,", "postal_address", "line 2 is empty"),
+            (" | ".join(["x"] * 9) + ",,", "postal_address", "has 9 lines; at most 8"),
+            (f"Main St 1 | {'y' * 61},,", "postal_address", "line 2 ('yyyyyyyyyy"),
+            (f"Main St 1 | {'y' * 61},,", "postal_address", "61 characters; at most 60"),
+            (",Europe/Berlln,", "time_zone", "'Europe/Berlln' is not an IANA time zone"),
+            (",America/new_york,", "time_zone", "did you mean America/New_York?"),
+            (",CEST,", "time_zone", "'CEST' is not an IANA time zone"),
+            (",localtime,", "time_zone", "not an IANA time zone"),
+            (",,nobody", "collector", "no active user named 'nobody'"),
+        ]
+    ),
+    (
+        "customers",
+        FULL_CUSTOMER_HEADER,
+        ['N1,Name,,,US,,,,,,,,"Main St 1\nSpringfield",,'],  # a row that ends on line 3
+        3,
+        "postal_address",
+        "holds a line break or another control character; separate lines with ' | '",
+    ),
     # invoices: invoice_ref,customer_ref,issue_date,due_date,amount,currency,order_ref,terms
     (
         "invoices",
@@ -392,6 +485,7 @@ def test_each_bad_row_is_reported_with_file_line_field_and_reason_and_nothing_is
         "payments": "OK1,C1,2024-02-01,1,USD,",
         "credit-notes": "OK1,C1,2024-02-01,1,USD,",
     }[kind]
+    good += "," * (head.count(",") - good.count(","))
     path = csv_file(f"{kind}.csv", "\n".join([head, good, *rows]) + "\n")
     before = ledger_counts()
     outcome = import_csv(kind, path)

@@ -9,6 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from arrears.ledger import importers
@@ -57,8 +60,8 @@ def ledger(customers: None, csv_file: CsvFile) -> dict[str, Path]:
     [
         (
             "customers",
-            [f"N{n},New {n},n{n}@x.example,,GB,,GBP,,,,," for n in range(30)],
-            "NX,,,,GB,,,,,,,",
+            [f"N{n},New {n},n{n}@x.example,,GB,,GBP,,,,,,,Europe/London," for n in range(30)],
+            "NX,,,,GB,,,,,,,,,,",
         ),
         (
             "invoices",
@@ -152,7 +155,7 @@ def test_changing_a_customers_name_updates_it_and_logs_the_change(
 ) -> None:
     path = csv_file(
         "customers.csv",
-        ",".join(header("customers")) + "\nC3,Nippon Kabushiki Kaisha,,,JP,,JPY,,,,,\n",
+        ",".join(header("customers")) + "\nC3,Nippon Kabushiki Kaisha,,,JP,,JPY,,,,,,,,\n",
     )
     outcome = import_csv("customers", path, "--json")
     assert outcome.code == 0, outcome.stderr
@@ -171,7 +174,7 @@ def test_changing_the_email_list_keeps_import_contacts_in_step(
         "customers.csv",
         ",".join(header("customers"))
         + "\nC1,Acme Inc,billing@acme.example;new@acme.example,(201) 555-0123,US,04-2103594,"
-        "USD,10000.00,email,auto,en,2020-01-15\n",
+        "USD,10000.00,email,auto,en,2020-01-15,,,\n",
     )
     assert import_csv("customers", path).code == 0
     acme = Customer.objects.get(ref="C1")
@@ -276,3 +279,144 @@ def test_timestamps_of_imported_rows_compare_like_those_the_orm_writes(
     assert Activity.objects.filter(at__lte=now).count() == Activity.objects.count()
     # The activity log reads newest first: the payments were imported last.
     assert Activity.objects.first().verb == "payment.imported"  # type: ignore[union-attr]
+
+
+# --- columns added later: postal_address, time_zone, collector ----------------------
+
+FULL_HEADER = ",".join(header("customers"))
+C1_ROW = (
+    "C1,Acme Inc,ap@acme.example;billing@acme.example,(201) 555-0123,US,04-2103594,"
+    "USD,10000.00,email,auto,en,2020-01-15"
+)
+C1_ADDRESS = "350 Fifth Avenue\nSuite 100\nNew York, NY 10118"
+
+
+@pytest.fixture
+def assigned(customers: None) -> dict[str, User]:
+    """C1 with an address, a time zone and a collector set outside any file."""
+    users = {name: User.objects.create_user(name) for name in ("ann", "bob")}
+    Customer.objects.filter(ref="C1").update(
+        postal_address=C1_ADDRESS, time_zone="America/New_York", collector=users["ann"]
+    )
+    return users
+
+
+def _c1() -> tuple[str, str, str | None]:
+    c1 = Customer.objects.select_related("collector").get(ref="C1")
+    return c1.postal_address, c1.time_zone, c1.collector.username if c1.collector else None
+
+
+def test_a_file_without_the_later_columns_leaves_them_as_they_are(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    from .conftest import CUSTOMERS_CSV
+
+    before = ledger_counts()
+    outcome = import_csv("customers", csv_file("old-style.csv", CUSTOMERS_CSV), "--json")
+    assert outcome.code == 0, outcome.stderr
+    summary = json.loads(outcome.stdout)
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 3)
+    assert _c1() == (C1_ADDRESS, "America/New_York", "ann")
+    assert ledger_counts() == before | {"ImportRun": before["ImportRun"] + 1}
+
+
+def test_a_file_without_the_later_columns_still_updates_the_others(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    path = csv_file(
+        "old-style.csv",
+        "customer_ref,name,country,language\nC1,Acme Corporation,US,en\n",
+    )
+    assert import_csv("customers", path).code == 0
+    assert Customer.objects.get(ref="C1").name == "Acme Corporation"
+    assert _c1() == (C1_ADDRESS, "America/New_York", "ann")
+
+
+def test_only_the_later_columns_a_file_has_are_written(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    path = csv_file(
+        "some.csv", "customer_ref,name,country,collector\nC1,Acme Inc,US,bob\nC3,Nippon KK,JP,\n"
+    )
+    outcome = import_csv("customers", path, "--json")
+    assert outcome.code == 0, outcome.stderr
+    assert _c1() == (C1_ADDRESS, "America/New_York", "bob")
+
+
+def test_blank_cells_clear_the_later_columns_and_the_log_says_what_they_were(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    path = csv_file("cleared.csv", f"{FULL_HEADER}\n{C1_ROW},,,\n")
+    outcome = import_csv("customers", path, "--json")
+    assert outcome.code == 0, outcome.stderr
+    summary = json.loads(outcome.stdout)
+    assert (summary["updated"], summary["unchanged"]) == (1, 0)
+    assert _c1() == ("", "", None)
+    entry = Activity.objects.get(verb="customer.updated")
+    assert (entry.subject_ref, entry.actor_label) == ("C1", "import cleared.csv")
+    assert entry.data == {
+        "fields": {
+            "postal_address": [C1_ADDRESS, ""],
+            "time_zone": ["America/New_York", ""],
+            "collector": ["ann", ""],
+        }
+    }
+
+
+def test_setting_the_later_columns_is_logged_and_a_second_import_changes_nothing(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    row = f"{C1_ROW},1 Main St | Springfield | USA,America/Chicago,bob"
+    path = csv_file("set.csv", f"{FULL_HEADER}\n{row}\n")
+    assert import_csv("customers", path).code == 0
+    assert _c1() == ("1 Main St\nSpringfield\nUSA", "America/Chicago", "bob")
+    entry = Activity.objects.get(verb="customer.updated")
+    assert entry.data == {
+        "fields": {
+            "postal_address": [C1_ADDRESS, "1 Main St\nSpringfield\nUSA"],
+            "time_zone": ["America/New_York", "America/Chicago"],
+            "collector": ["ann", "bob"],
+        }
+    }
+    before = ledger_counts()
+    outcome = import_csv("customers", path, "--json")
+    summary = json.loads(outcome.stdout)
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 1)
+    assert ledger_counts() == before | {"ImportRun": before["ImportRun"] + 1}
+
+
+def test_a_collector_is_named_by_exact_username(
+    assigned: dict[str, User], csv_file: CsvFile
+) -> None:
+    path = csv_file("case.csv", f"{FULL_HEADER}\n{C1_ROW},,,Bob\n")
+    outcome = import_csv("customers", path)
+    assert outcome.error_lines == [f"{path}:2: collector: no active user named 'Bob'"]
+    assert _c1() == (C1_ADDRESS, "America/New_York", "ann")
+
+
+def _user_queries(captured: CaptureQueriesContext) -> int:
+    return sum('"auth_user"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_collectors_are_looked_up_once_per_chunk_and_old_files_look_up_none(
+    assigned: dict[str, User], csv_file: CsvFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importers, "CHUNK", 10)
+    rows = [f"N{n},New {n},,,GB,,,,,,,,,,{'ann' if n % 2 else 'bob'}" for n in range(25)]
+    path = csv_file("many.csv", "\n".join([FULL_HEADER, *rows]))
+    with CaptureQueriesContext(connection) as captured:
+        assert import_csv("customers", path).code == 0
+    assert _user_queries(captured) == 3  # 25 rows in chunks of 10
+    # Reassigning: the former collectors' names, for the log, take one more.
+    User.objects.create_user("cy")
+    rows = [f"N{n},New {n},,,GB,,,,,,,,,,cy" for n in range(25)]
+    path = csv_file("again.csv", "\n".join([FULL_HEADER, *rows]))
+    with CaptureQueriesContext(connection) as captured:
+        assert import_csv("customers", path).code == 0
+    assert _user_queries(captured) == 6
+    assert Customer.objects.filter(collector__username="cy").count() == 25
+    from .conftest import CUSTOMERS_CSV
+
+    with CaptureQueriesContext(connection) as captured:
+        assert import_csv("customers", csv_file("old.csv", CUSTOMERS_CSV)).code == 0
+    assert _user_queries(captured) == 0
