@@ -11,6 +11,10 @@ look current whenever the demo is started.
 ``demo_files_load`` imports them with ``rows_import``, so the demo exercises
 the same validation and allocation path as a customer's own files.
 
+Customers have a postal address in their country's usual layout (streets
+and numbers invented, towns and postcodes real), drawn from a generator of
+their own so that adding it left every other demo value as it was.
+
 Phone numbers use ranges reserved for fiction where the country has them
 (US 555-01xx, UK Ofcom drama numbers, French and German fiction ranges), and
 e-mail domains end in the reserved ``.example`` top-level domain, so nothing
@@ -34,9 +38,9 @@ from typing import TypeVar
 
 from stdnum.util import get_cc_module
 
-from arrears.domain.masterdata import FieldError, phone_number, tax_id
+from arrears.domain.masterdata import ADDRESS_SEPARATOR, FieldError, phone_number, tax_id
 
-from .csvfiles import read_rows, write_rows
+from .csvfiles import KEPT_WHEN_ABSENT, read_rows, write_rows
 from .importers import ImportSummary, rows_import
 from .models import ImportRun
 
@@ -218,6 +222,60 @@ _PEOPLE = (
     "t.nguyen",
     "y.kowalski",
 )
+# Street names, street kinds, (town, postcode pattern: {d} a digit) and the
+# lines of the address: {n} house number, {street}, {kind}, {unit}, {town},
+# {postcode}.
+_AddressStyle = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...], str]
+_ADDRESS_BOOK: dict[str, _AddressStyle] = {
+    "US": (
+        ("Maple", "Oak", "Lakeview", "Washington", "Commerce", "Industrial", "Harbor"),
+        ("Street", "Avenue", "Boulevard", "Drive"),
+        (("Chicago, IL", "606{d}{d}"), ("Austin, TX", "787{d}{d}"), ("Columbus, OH", "432{d}{d}"),
+         ("Denver, CO", "802{d}{d}"), ("Atlanta, GA", "303{d}{d}")),
+        "{n} {street} {kind}{unit} | {town} {postcode} | United States",
+    ),
+    "GB": (
+        ("Station", "Church", "Mill", "Victoria", "Albert", "Bridge"),
+        ("Road", "Street", "Lane", "Way"),
+        (("Manchester", "M1 {d}AB"), ("Leeds", "LS1 {d}QT"), ("Bristol", "BS1 {d}HL"),
+         ("London", "EC1V {d}NX")),
+        "{n} {street} {kind} | {town} | {postcode} | United Kingdom",
+    ),
+    "DE": (
+        ("Haupt", "Bahnhof", "Industrie", "Linden", "Schiller", "Garten"),
+        ("straße", "weg", "allee"),
+        (("Berlin", "101{d}{d}"), ("Hamburg", "203{d}{d}"), ("München", "803{d}{d}"),
+         ("Köln", "506{d}{d}"), ("Frankfurt am Main", "603{d}{d}")),
+        "{street}{kind} {n} | {postcode} {town} | Germany",
+    ),
+    "FR": (
+        ("de la République", "Victor Hugo", "des Lilas", "du Commerce", "Pasteur"),
+        ("rue", "avenue", "boulevard"),
+        (("Paris", "750{d}{d}"), ("Lyon", "6900{d}"), ("Lille", "5900{d}"),
+         ("Bordeaux", "3300{d}")),
+        "{n} {kind} {street} | {postcode} {town} | France",
+    ),
+    "NL": (
+        ("Kerk", "Molen", "Dorps", "Industrie", "Stations"),
+        ("straat", "weg", "laan"),
+        (("Amsterdam", "10{d}{d} AB"), ("Rotterdam", "30{d}{d} KL"), ("Utrecht", "35{d}{d} CD"),
+         ("Eindhoven", "56{d}{d} EN")),
+        "{street}{kind} {n} | {postcode} {town} | Netherlands",
+    ),
+    "IE": (
+        ("Main", "Church", "Bridge", "Castle", "Harbour"),
+        ("Street", "Road", "Quay"),
+        (("Dublin 2", "D02 X{d}{d}5"), ("Cork", "T12 K{d}{d}8"), ("Galway", "H91 E{d}{d}2")),
+        "{n} {street} {kind} | {town} | {postcode} | Ireland",
+    ),
+    "ES": (
+        ("Mayor", "de Alcalá", "del Sol", "de la Industria", "Real"),
+        ("Calle", "Avenida", "Paseo"),
+        (("Madrid", "280{d}{d}"), ("Barcelona", "080{d}{d}"), ("Valencia", "460{d}{d}"),
+         ("Sevilla", "410{d}{d}")),
+        "{kind} {street}, {n} | {postcode} {town} | Spain",
+    ),
+}  # fmt: skip
 _TERMS = (("Net 30", 30, 60), ("Net 15", 15, 12), ("Net 45", 45, 14), ("Net 60", 60, 10))
 
 
@@ -356,6 +414,27 @@ def _tax_id(rng: random.Random, region: _Region) -> str:
     raise AssertionError(f"no valid demo tax id for {region.country}")
 
 
+def _postal_address(row: dict[str, str]) -> str:
+    """A plausible address for a demo customer, as the file writes it.
+
+    Drawn from a generator seeded with the customer's ref and name, not
+    from the demo's own: the rest of the demo stays as it was.
+    """
+    rng = random.Random(f"address {row['customer_ref']} {row['name']}")
+    streets, kinds, towns, layout = _ADDRESS_BOOK[row["country"]]
+    town, postcode = rng.choice(towns)
+    unit = rng.choice(("", "", "", f", Suite {rng.randint(100, 900)}"))  # US only
+    values = {
+        "n": rng.randint(1, 240),
+        "street": rng.choice(streets),
+        "kind": rng.choice(kinds),
+        "unit": unit,
+        "town": town,
+        "postcode": re.sub("{d}", lambda _: str(rng.randrange(10)), postcode),
+    }
+    return ADDRESS_SEPARATOR.join(line.format(**values) for line in layout.split(" | "))
+
+
 def _weighted(rng: random.Random, options: tuple[T, ...], weights: list[int]) -> T:
     return rng.choices(options, weights=weights)[0]
 
@@ -413,6 +492,7 @@ def _customer(
         "language": region.language,
         "customer_since": since.isoformat(),
     }
+    row["postal_address"] = _postal_address(row)
     return row, region, behaviour
 
 
@@ -667,8 +747,12 @@ def demo_files_write(directory: Path, rows: DemoRows) -> dict[str, Path]:
     paths = {}
     for kind in LOAD_ORDER:
         path = directory / f"{kind}.csv"
+        # Columns kept when absent that the demo does not fill (time zones,
+        # collectors) are left out, so loading the files never clears them.
+        filled = {column for row in rows[kind] for column, value in row.items() if value}
+        leave_out = set(KEPT_WHEN_ABSENT.get(kind, ())) - filled
         with path.open("w", encoding="utf-8", newline="") as out:
-            write_rows(out, kind, iter(rows[kind]))
+            write_rows(out, kind, iter(rows[kind]), leave_out=leave_out)
         paths[kind] = path
     return paths
 
