@@ -9,8 +9,10 @@ Rules, enforced here (and the first also by a database constraint):
   ``collector:500,manager:10000,finance:``): the decider must hold a role
   whose limit covers the amount (in the amount's own currency). Higher roles
   may decide whatever lower ones may.
-- Credit holds, order releases and placements need at least a manager
-  whatever the amount.
+- Placements need at least a manager whatever the amount (the matrix
+  above that: the agency's fee is a cost). Credit holds and order releases
+  need a manager, and only that: they protect money rather than give it
+  up, so the amount does not move them up the matrix.
 
 What an approval does is up to its kind: a handler registered with
 ``approval_handler`` runs inside the deciding transaction (a write-off posts
@@ -39,10 +41,12 @@ from arrears.ledger.services import activity_record
 from .approval_models import Approval, ApprovalKind, ApprovalStatus
 
 MANAGER = "manager"
-# Kinds a manager (or a role above) must decide whatever the amount.
+# Kinds a manager (or a role above) must decide whatever the amount ...
 MANAGER_AT_LEAST = frozenset(
     {ApprovalKind.CREDIT_HOLD, ApprovalKind.ORDER_RELEASE, ApprovalKind.AGENCY_PLACEMENT}
 )
+# ... and those the amount never moves further up the matrix.
+MANAGER_WHATEVER_THE_AMOUNT = frozenset({ApprovalKind.CREDIT_HOLD, ApprovalKind.ORDER_RELEASE})
 # The web app's admin group decides as a manager does.
 ROLE_ALIASES = {"admin": MANAGER}
 
@@ -102,6 +106,8 @@ def _rank(role: str) -> int:
 def required_role(*, kind: str, amount: Decimal) -> str:
     """The lowest role of the matrix that may approve ``amount`` of ``kind``.
     Raises ApprovalRejected when no role's limit covers it."""
+    if kind in MANAGER_WHATEVER_THE_AMOUNT:
+        return MANAGER
     floor = _rank(MANAGER) if kind in MANAGER_AT_LEAST else 0
     for index, (role, limit) in enumerate(approval_limits()):
         if index >= floor and (limit is None or amount <= limit):

@@ -193,12 +193,12 @@ def recovery_record(
     if write_off.status != WriteOffStatus.WRITTEN_OFF:
         raise WriteOffRejected(f"write-off {write_off.pk} is {write_off.status}, not written off")
     currency = write_off.currency
-    amount = amount.quantize(quantum(currency)) if amount is not None else amount
+    amount = amount.quantize(quantum(currency))
     recovered = Recovery.objects.filter(write_off=write_off).aggregate(t=Sum("amount"))["t"] or 0
-    if amount <= 0 or amount > write_off.amount - recovered:
+    left = (write_off.amount - recovered).quantize(quantum(currency))
+    if amount <= 0 or amount > left:
         raise WriteOffRejected(
-            f"a recovery must be more than 0 and at most the "
-            f"{write_off.amount - recovered} {currency} still written off"
+            f"a recovery must be more than 0 and at most the {left} {currency} still written off"
         )
     payment = Payment.objects.select_for_update().filter(ref=payment_ref).first()
     if payment is None:
@@ -219,7 +219,8 @@ def recovery_record(
                 f"payment {payment_ref} is not the customer's or not in {currency}"
             )
         if payment.unapplied < amount:
-            raise WriteOffRejected(f"payment {payment_ref} has only {payment.unapplied} unapplied")
+            unapplied = payment.unapplied.quantize(quantum(currency))
+            raise WriteOffRejected(f"payment {payment_ref} has only {unapplied} unapplied")
         Payment.objects.filter(pk=payment.pk).update(allocated=F("allocated") + amount)
     recovery = Recovery.objects.create(
         write_off=write_off,

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from arrears.cases.tasks import cases_pass
 from arrears.comms.catalog import templates_sync
 from arrears.comms.outbox import DeliverySummary, outbox_deliver, worker_name
 from arrears.reports.digest import digest_send_weekly
@@ -163,6 +164,8 @@ class WorkerLoop:
             result.tasks = self._step(result, "tasks", self._run_tasks) or 0
         if self.running:
             self._step(result, "outbox", lambda: self._deliver(result.delivery))
+        if self.running:
+            self._step(result, "cases", lambda: cases_pass(worker=self.name, now=timezone.now()))
         close_old_connections()
         return result
 
