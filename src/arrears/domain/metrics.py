@@ -218,6 +218,13 @@ def percent_past_due(past_due_ar: Decimal, ar: Decimal) -> Decimal | None:
     return None if ratio is None else ratio * 100
 
 
+def bad_debt_to_sales(written_off: Decimal, credit_sales: Decimal) -> Decimal | None:
+    """Bad debt written off in the period / its credit sales * 100; None
+    without sales."""
+    ratio = _ratio(written_off, credit_sales)
+    return None if ratio is None else ratio * 100
+
+
 @dataclass(frozen=True, slots=True)
 class PeriodFigures:
     """One currency's ledger figures for the metrics at ``as_of`` over the
@@ -236,6 +243,8 @@ class PeriodFigures:
     begin_ar: Decimal
     credit_sales: Decimal
     months: tuple[MonthSales, ...] = ()
+    # Bad debt written off in the period.
+    written_off: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         if self.period_days < 1:
@@ -260,6 +269,7 @@ class Metrics:
     ar_turnover: Decimal | None
     average_collection_period: Decimal | None
     percent_past_due: Decimal | None
+    bad_debt_to_sales: Decimal | None = None
 
     def rounded(self, places: int = 2) -> Metrics:
         """Each figure rounded half up to ``places`` decimals, as reports show them."""
@@ -297,4 +307,5 @@ def metrics_compute(figures: PeriodFigures) -> Metrics:
         ar_turnover=turnover,
         average_collection_period=average_collection_period(turnover),
         percent_past_due=percent_past_due(figures.past_due_ar, figures.ar),
+        bad_debt_to_sales=bad_debt_to_sales(figures.written_off, figures.credit_sales),
     )

@@ -79,6 +79,12 @@ METRICS = {
             "%",
             "Past-due AR / AR: the share of receivables after their due date.",
         ),
+        MetricInfo(
+            "bad_debt_to_sales",
+            "Bad debt to sales",
+            "%",
+            "Bad debt written off in the period / its credit sales.",
+        ),
     ]
 }
 assert tuple(METRICS) == METRIC_NAMES
@@ -192,7 +198,7 @@ def aging_csv(
 
 # --- Metrics -------------------------------------------------------------
 
-FIGURES = ("ar", "credit_sales", "begin_ar", "current_ar", "past_due_ar")
+FIGURES = ("ar", "credit_sales", "begin_ar", "current_ar", "past_due_ar", "written_off")
 
 
 def figure_amounts(m: CurrencyMetrics) -> dict[str, Decimal]:
@@ -203,6 +209,7 @@ def figure_amounts(m: CurrencyMetrics) -> dict[str, Decimal]:
         "begin_ar": f.begin_ar,
         "current_ar": f.current_ar,
         "past_due_ar": f.past_due_ar,
+        "written_off": f.written_off,
     }
 
 

@@ -20,6 +20,7 @@ from arrears.domain.metrics import (
     aging_bucket,
     ar_turnover,
     average_collection_period,
+    bad_debt_to_sales,
     collection_effectiveness_index,
     days_past_due,
     dso,
@@ -69,7 +70,14 @@ def test_the_worked_example_gives_the_references_figures() -> None:
         ar_turnover=D("6.35"),
         average_collection_period=D("57.50"),
         percent_past_due=D("33.33"),
+        bad_debt_to_sales=D("0.00"),
     )
+
+
+def test_bad_debt_to_sales_of_the_reference() -> None:
+    # 10,800 written off on 1,080,000 of credit sales: 1.00 %.
+    assert bad_debt_to_sales(D(10_800), D(1_080_000)) == D(1)
+    assert bad_debt_to_sales(D(10_800), D(0)) is None
 
 
 def test_countback_uses_real_month_lengths_and_february_29_in_a_leap_year() -> None:
@@ -262,6 +270,7 @@ def test_rounding_is_half_up_and_keeps_none() -> None:
         "ar_turnover",
         "average_collection_period",
         "percent_past_due",
+        "bad_debt_to_sales",
     )
 
 

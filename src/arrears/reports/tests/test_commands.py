@@ -45,9 +45,11 @@ def test_metrics_json_of_the_worked_example_is_the_contracts_document(
                 "ar_turnover": 8.11,
                 "average_collection_period": 45.0,
                 "percent_past_due": 0.0,
+                "bad_debt_to_sales": 0.0,
                 "begin_ar": "0.00",
                 "current_ar": "1000.00",
                 "past_due_ar": "0.00",
+                "written_off": "0.00",
             },
             "USD": {
                 "ar": "195000.00",
@@ -60,9 +62,11 @@ def test_metrics_json_of_the_worked_example_is_the_contracts_document(
                 "ar_turnover": 6.35,
                 "average_collection_period": 57.5,
                 "percent_past_due": 33.33,
+                "bad_debt_to_sales": 0.0,
                 "begin_ar": "150000.00",
                 "current_ar": "130000.00",
                 "past_due_ar": "65000.00",
+                "written_off": "0.00",
             },
         },
     }

@@ -189,7 +189,7 @@ def test_a_countback_longer_than_a_year_reads_the_older_months_too(
             invoice("NEW", "A", date(2023, 3, 10), date(2023, 4, 9), "50.00"),
         ],
     )
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         usd = metrics_by_currency(as_of=Q1_END, period_days=90)["USD"]
     # March 2023's 50 first, then nothing sold until January 2021's 100.
     assert usd.metrics.dso_countback == (Q1_END - date(2020, 12, 31)).days
@@ -318,7 +318,32 @@ def test_report_reads_take_a_fixed_number_of_queries_whatever_the_ledger(
         assert aging_by_currency(as_of=as_of)
     with django_assert_num_queries(1):
         assert aging_breakdown(as_of=as_of, by="customer")
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         assert metrics_by_currency(as_of=as_of, period_days=90)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         assert metrics_trend(as_of=as_of, period_days=90, months=12)
+
+
+def test_bad_debt_to_sales_counts_write_offs_of_the_period(example_2023: None) -> None:
+    from django.utils import timezone
+
+    from arrears.cases.approval_models import WriteOff, WriteOffStatus
+
+    invoice = Invoice.objects.filter(currency="USD").order_by("issue_date").first()
+    assert invoice is not None
+    for on, amount in ((date(2023, 3, 15), "2700.00"), (date(2022, 12, 1), "999.00")):
+        WriteOff.objects.create(
+            customer=invoice.customer,
+            invoice=invoice,
+            amount=D(amount),
+            currency="USD",
+            reason="test",
+            status=WriteOffStatus.WRITTEN_OFF,
+            proposed_by_label="t",
+            proposed_at=timezone.now(),
+            written_off_on=on,
+        )
+    usd = metrics_by_currency(as_of=Q1_END, period_days=90)["USD"]
+    # Only the March write-off is in the quarter: 2,700 / 270,000 sales.
+    assert usd.figures.written_off == D("2700.00")
+    assert usd.metrics.rounded().bad_debt_to_sales == D("1.00")

@@ -162,8 +162,8 @@ def test_the_page_takes_a_fixed_number_of_queries_whatever_the_ledger(
 ) -> None:
     request.getfixturevalue(ledger)
     as_of = DEMO_TODAY.isoformat() if ledger == "demo_ledger" else "2023-03-31"
-    # session, user, aging, aging by country, metrics (2), trend (2)
-    with django_assert_num_queries(8):
+    # session, user, aging, aging by country, metrics (3), trend (3)
+    with django_assert_num_queries(10):
         assert client_in.get(f"/reports/?as_of={as_of}").status_code == 200
 
 
