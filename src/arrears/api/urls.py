@@ -18,6 +18,7 @@ from arrears.ledger.importers import ImportRejected
 from arrears.ledger.services import ContactRejected
 
 from .bulk import BulkTooLarge, BulkUnreadable
+from .cases_views import router as cases_router
 from .selectors import NotFound
 from .services import token_user
 from .views import router
@@ -42,6 +43,8 @@ api = NinjaAPI(
     auth=BearerToken(),
     urls_namespace="api-v1",
 )
+# Before the ledger router: its /customers/{ref} would swallow /customers/{ref}/credit-status.
+api.add_router("", cases_router)
 api.add_router("", router)
 
 

@@ -202,6 +202,28 @@ def test_openapi_document_is_public_and_lists_every_path() -> None:
         "/api/v1/payments/{payment_ref}",
         "/api/v1/credit-notes",
         "/api/v1/credit-notes/{credit_note_ref}",
+        # cases (api/cases_views.py)
+        "/api/v1/approvals",
+        "/api/v1/approvals/{approval_id}",
+        "/api/v1/approvals/{approval_id}/decision",
+        "/api/v1/bad-debt",
+        "/api/v1/customers/{customer_ref}/collection-summary",
+        "/api/v1/customers/{customer_ref}/credit-hold",
+        "/api/v1/customers/{customer_ref}/credit-hold/proposal",
+        "/api/v1/customers/{customer_ref}/credit-hold/release",
+        "/api/v1/customers/{customer_ref}/credit-status",
+        "/api/v1/customers/{customer_ref}/escalations",
+        "/api/v1/customers/{customer_ref}/order-releases",
+        "/api/v1/customers/{customer_ref}/placements",
+        "/api/v1/customers/{customer_ref}/turnover-warning",
+        "/api/v1/invoices/{invoice_ref}/write-offs",
+        "/api/v1/placements/{placement_id}",
+        "/api/v1/placements/{placement_id}/collections",
+        "/api/v1/placements/{placement_id}/confirm",
+        "/api/v1/placements/{placement_id}/pack",
+        "/api/v1/placements/{placement_id}/recall",
+        "/api/v1/write-offs/{write_off_id}",
+        "/api/v1/write-offs/{write_off_id}/recoveries",
     }
     invoices = document["paths"]["/api/v1/invoices"]
     assert invoices["get"]["security"] == [{"BearerToken": []}]
