@@ -70,6 +70,10 @@ class StepEffect:
             return None
         return (Decimal(count) * 100 / self.touches).quantize(Decimal("0.1"))
 
+    @property
+    def paid_percent(self) -> Decimal | None:
+        return self.share(self.paid)
+
     def touches_per_1000(self) -> dict[str, Decimal | None]:
         """Touches per 1,000 collected, per currency; None when nothing was."""
         return {

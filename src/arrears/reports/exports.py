@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from arrears.domain.metrics import AGING_BUCKETS, METRIC_NAMES
 
+from .effectiveness import StepEffect
 from .selectors import Aging, Breakdown, CurrencyMetrics
 
 # Ratios are shown and exported with two decimals.
@@ -252,3 +253,37 @@ def csv_write(out: IO[str], header: Sequence[str], rows: Iterable[Sequence[str]]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
+
+
+EFFECTIVENESS_COLUMNS = (
+    "policy",
+    "step",
+    "kind",
+    "template",
+    "touches",
+    "customers",
+    "paid",
+    "promised",
+    "disputed",
+    "no_response",
+    "paid_percent",
+    "median_days_to_payment",
+    "collected",
+    "touches_per_1000",
+)
+
+
+def effectiveness_csv(effects: Sequence[StepEffect]) -> tuple[list[str], list[list[str]]]:
+    """Header and one row per policy step; per-currency amounts as
+    "amount CUR" joined by "; "."""
+    rows = []
+    for e in effects:
+        r = e.as_dict()
+        rows.append(
+            [
+                *("" if r[h] is None else str(r[h]) for h in EFFECTIVENESS_COLUMNS[:-2]),
+                "; ".join(f"{a} {c}" for c, a in r["collected"].items()),
+                "; ".join(f"{v} {c}" for c, v in r["touches_per_1000"].items() if v is not None),
+            ]
+        )
+    return list(EFFECTIVENESS_COLUMNS), rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -16,7 +16,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from .charts import LineChart, line_chart
-from .exports import METRICS, PLACES, MetricInfo, aging_csv, csv_write, metrics_csv
+from .effectiveness import StepEffect, effectiveness
+from .exports import (
+    METRICS,
+    PLACES,
+    MetricInfo,
+    aging_csv,
+    csv_write,
+    effectiveness_csv,
+    metrics_csv,
+)
 from .selectors import (
     BREAKDOWNS,
     ReportPage,
@@ -95,6 +104,7 @@ def reports(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "effects": _effects(page.as_of, page.period_days),
             "metric_rows": _metric_rows(page),
             "trends": [_trend_view(t) for t in page.trend.values()],
             "query": f"as_of={page.as_of.isoformat()}&period_days={page.period_days}",
@@ -145,6 +155,25 @@ def metrics_download(request: HttpRequest) -> HttpResponse:
     return _csv_response(
         f"metrics-{as_of.isoformat()}-{days}d.csv",
         *metrics_csv(metrics=metrics_by_currency(as_of=as_of, period_days=days)),
+    )
+
+
+def _effects(as_of: date, period_days: int) -> list[StepEffect]:
+    """What each step achieved with the touches of the period."""
+    return effectiveness(start=as_of - timedelta(days=period_days - 1), end=as_of)
+
+
+@require_safe
+@login_required
+def effectiveness_download(request: HttpRequest) -> HttpResponse:
+    """The effectiveness report's CSV over the page's period."""
+    form = ReportForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    as_of, days = form.as_of_or_today(), form.period()
+    return _csv_response(
+        f"effectiveness-{as_of.isoformat()}-{days}d.csv",
+        *effectiveness_csv(_effects(as_of, days)),
     )
 
 

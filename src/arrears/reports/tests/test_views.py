@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
+from decimal import Decimal as D
 
 import openpyxl
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
 from arrears.reports.charts import line_chart, nice_ceiling
@@ -162,8 +165,9 @@ def test_the_page_takes_a_fixed_number_of_queries_whatever_the_ledger(
 ) -> None:
     request.getfixturevalue(ledger)
     as_of = DEMO_TODAY.isoformat() if ledger == "demo_ledger" else "2023-03-31"
-    # session, user, aging, aging by country, metrics (3), trend (3)
-    with django_assert_num_queries(10):
+    # session, user, aging, aging by country, metrics (3), trend (3),
+    # effectiveness (3)
+    with django_assert_num_queries(13):
         assert client_in.get(f"/reports/?as_of={as_of}").status_code == 200
 
 
@@ -195,3 +199,35 @@ def test_undefined_values_leave_gaps_in_the_line() -> None:
     assert [t.text for t in chart.y_ticks] == ["0", "10", "20", "30", "40"]
     assert not chart.empty
     assert line_chart(["a"], [("DSO", "dso", [None])]).empty
+
+
+def test_the_page_says_what_each_step_achieved(client_in: Client) -> None:
+    from arrears.ledger.models import Customer, Payment
+    from arrears.sequencing.models import Action
+
+    customer = Customer.objects.create(ref="E1", name="Effect Ltd", country="DE")
+    on = date(2025, 3, 3)
+    Action.objects.create(
+        customer=customer,
+        kind="email",
+        stage="inquire",
+        step="inquiry",
+        template="inquiry",
+        planned_for=on,
+        planned_at=timezone.now(),
+        status="done",
+        reason="test",
+        policy_name="default",
+        idempotency_key="E1|inquiry|2025-03-03",
+        created_at=timezone.now(),
+    )
+    Payment.objects.create(
+        ref="P-E1", customer=customer, received_on=date(2025, 3, 5), amount=D("70.00"),
+        currency="EUR",
+    )  # fmt: skip
+    page = client_in.get("/reports/?as_of=2025-03-31").content.decode()
+    assert "What each step achieved" in page and "inquiry" in page
+    csv_text = client_in.get("/reports/effectiveness.csv?as_of=2025-03-31").content.decode()
+    header, row = csv_text.strip().splitlines()
+    assert header.startswith("policy,step,kind,template,touches")
+    assert row.startswith("default,inquiry,email,inquiry,1,1,1,0,0,0,100.0,2.0,70.00 EUR")

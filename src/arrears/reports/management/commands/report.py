@@ -180,6 +180,7 @@ class Command(BaseCommand):
 
     def _effectiveness(self, start: date, end: date, window: int, format: str) -> None:
         from ...effectiveness import effectiveness
+        from ...exports import effectiveness_csv
 
         effects = effectiveness(start=start, end=end, window_days=window)
         rows = [e.as_dict() for e in effects]
@@ -192,30 +193,7 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(document, ensure_ascii=False))
             return
-        header = [
-            "policy",
-            "step",
-            "kind",
-            "template",
-            "touches",
-            "customers",
-            "paid",
-            "promised",
-            "disputed",
-            "no_response",
-            "paid_percent",
-            "median_days_to_payment",
-            "collected",
-            "touches_per_1000",
-        ]
-        lines = [
-            [
-                *(str(r[h]) if r[h] is not None else "" for h in header[:-2]),
-                "; ".join(f"{a} {c}" for c, a in r["collected"].items()),
-                "; ".join(f"{v} {c}" for c, v in r["touches_per_1000"].items() if v is not None),
-            ]
-            for r in rows
-        ]
+        header, lines = effectiveness_csv(effects)
         if format == "csv":
             self._csv(header, lines)
             return
