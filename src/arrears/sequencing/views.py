@@ -137,6 +137,10 @@ def policy_candidate(request: HttpRequest) -> HttpResponse:
     return render(request, "sequencing/policy_candidate.html", context)
 
 
+def _percent(share: float | None) -> str | None:
+    return None if share is None else f"{share * 100:.1f} %"
+
+
 def _comparison(current: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Rows of (figure, policies in use, candidate) for the page."""
     rows = [
@@ -150,6 +154,8 @@ def _comparison(current: dict[str, Any], candidate: dict[str, Any]) -> list[tupl
             ("invoices_reaching_escalation", "Invoices reaching escalation"),
         )
     ]
+    share = [(label, _percent(a), _percent(b)) for label, a, b in rows if "Share" in label]
+    rows = [r if "Share" not in r[0] else share[0] for r in rows]
     for kind in sorted({*current["by_kind"], *candidate["by_kind"]}):
         rows.append(
             (f"{kind} actions", current["by_kind"].get(kind, 0), candidate["by_kind"].get(kind, 0))
