@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "arrears.api",
     "arrears.web",
     "arrears.reports",
+    "arrears.portal",
 ]
 
 MIDDLEWARE = [

@@ -11,9 +11,9 @@ the contact has no name), ``invoices`` (dicts: ref, order_ref, issue_date,
 due_date, amount, open_amount, currency, days_overdue; open ones only),
 ``totals`` ({currency, open_amount} per currency), ``terms``, ``deadline``
 (a date or None), ``payment`` ({bank_name, iban, bic, reference,
-instructions}), ``portal_url`` (None: no portal yet), ``collector`` ({name,
-email, phone}), ``today``, ``optout_url`` (None without a contact),
-``language``.
+instructions}), ``portal_url`` (the customer's portal magic link; None
+for sample data), ``collector`` ({name, email, phone}), ``today``,
+``optout_url`` (None without a contact), ``language``.
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ def _assemble(
 ) -> dict[str, Any]:
     rows = _invoice_rows(invoices, today)
     terms = sorted({inv.terms for inv in invoices if inv.terms})
+    from arrears.portal.links import portal_link  # here: the portal imports comms
+
     return {
         "brand": brand,
         "customer": customer,
@@ -153,7 +155,9 @@ def _assemble(
             "reference": payment_reference(customer.ref),
             "instructions": brand.payment_instructions,
         },
-        "portal_url": None,
+        "portal_url": portal_link(customer, contact=contact, base_url=brand.public_url)
+        if customer.pk
+        else None,
         "collector": collector,
         "today": today,
         "optout_url": optout,

@@ -23,6 +23,7 @@ from arrears.domain.policy_lint import policy_lint
 from arrears.ledger.bulk import rows_insert
 from arrears.ledger.models import Activity, Customer, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
+from arrears.portal.onboarding import onboarding_review
 
 from .models import (
     Action,
@@ -405,6 +406,7 @@ def run_daily(
         # opens an escalation task. Holds never depend on it: a promise
         # holds only until its date plus grace.
         promises_review(as_of=as_of)
+        onboarding_review(as_of=as_of)
     book = PolicyBook()
     balances_as_of = as_of < timezone.localdate()
     after = 0

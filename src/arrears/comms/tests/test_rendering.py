@@ -55,7 +55,7 @@ def test_the_context_lists_only_invoices_still_open(acme: Customer) -> None:
         "phone": "",
     }
     assert context["terms"] == "Net 30"
-    assert context["portal_url"] is None
+    assert context["portal_url"].startswith(brand_current().public_url + "/portal/l/")
     assert context["deadline"] == date(2025, 3, 24)
 
 
