@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from arrears.cases.approval_models import Approval, ApprovalStatus
 from arrears.cases.approvals import (
@@ -157,3 +157,52 @@ def test_the_queue_shows_what_each_person_may_decide(debtor: Customer, people: P
     assert approvals_waiting_for(people.manager) == [small, large]
     assert approvals_waiting_for(people.finance) == [small, large, huge]
     assert approvals_waiting_for(people.outsider) == []
+
+
+# --- the approvals page ---------------------------------------------------------
+
+
+def _signed_in(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+def test_the_approvals_page_shows_a_manager_what_waits_for_them(
+    debtor: Customer, people: People
+) -> None:
+    small = _request(debtor, people, "300")
+    huge = _request(debtor, people, "30000")
+    page = _signed_in(people.manager).get("/cases/approvals/")
+    assert page.status_code == 200
+    assert f'id="approval-{small.pk}"' in page.content.decode()
+    assert f'id="approval-{huge.pk}"' not in page.content.decode()  # finance's
+    assert Client().get("/cases/approvals/").status_code == 302  # sign in first
+
+
+def test_a_manager_approves_and_rejects_on_the_page(debtor: Customer, people: People) -> None:
+    first = _request(debtor, people, "300")
+    second = _request(debtor, people, "301")
+    manager = _signed_in(people.manager)
+    response = manager.post(
+        f"/cases/approvals/{first.pk}/decision", {"decision": "approve", "note": "fine"}
+    )
+    assert response.status_code == 302
+    manager.post(f"/cases/approvals/{second.pk}/decision", {"decision": "reject", "note": ""})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.decision_note) == (ApprovalStatus.APPROVED, "fine")
+    assert second.status == ApprovalStatus.PENDING  # a rejection needs a note
+    manager.post(f"/cases/approvals/{second.pk}/decision", {"decision": "reject", "note": "no"})
+    second.refresh_from_db()
+    assert second.status == ApprovalStatus.REJECTED
+
+
+def test_the_requester_gets_403_deciding_on_the_page(debtor: Customer, people: People) -> None:
+    approval = _request(debtor, people, "100")
+    page = _signed_in(people.collector).post(
+        f"/cases/approvals/{approval.pk}/decision", {"decision": "approve"}
+    )
+    assert page.status_code == 403
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.PENDING

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -306,3 +307,32 @@ def test_a_placement_takes_invoices_of_one_currency(debtor: Customer, people: Pe
     assert (placement.amount, placement.currency) == (Decimal("10.00"), "USD")
     assert placement.approval is not None
     assert placement.approval.status == ApprovalStatus.PENDING
+
+
+# --- the placement pages -------------------------------------------------------------
+
+
+def test_the_placement_pages_hand_over_recall_and_download_the_pack(
+    debtor: Customer, people: People
+) -> None:
+    placement = placement_propose(
+        customer=debtor, agency="Northern Recoveries", reason="late", by=people.collector
+    )
+    assert placement.approval is not None
+    approval_decide(approval=placement.approval, approve=True, by=people.finance, note="")
+    client = Client()
+    client.force_login(people.manager)
+    listing = client.get("/cases/placements/").content.decode()
+    assert "Northern Recoveries" in listing
+    detail = client.get(f"/cases/placements/{placement.pk}/").content.decode()
+    assert "Handed over: stop automated dunning" in detail
+    assert "Open: 22300.00 EUR" in detail
+    client.post(f"/cases/placements/{placement.pk}/confirm")
+    placement.refresh_from_db()
+    assert placement.status == PlacementStatus.PLACED
+    pack = client.get(f"/cases/placements/{placement.pk}/pack.zip")
+    assert pack["Content-Type"] == "application/zip"
+    assert "summary.pdf" in zipfile.ZipFile(io.BytesIO(pack.content)).namelist()
+    client.post(f"/cases/placements/{placement.pk}/recall", {"reason": "customer paid us"})
+    placement.refresh_from_db()
+    assert (placement.status, placement.end_reason) == ("recalled", "customer paid us")
