@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("cases/", include("arrears.cases.urls")),
     path("comms/", include("arrears.comms.urls")),
+    path("portal/", include("arrears.portal.urls")),
     path("", include("arrears.web.urls")),
 ]
