@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from arrears.comms import staff_views
 
-from . import views
+from . import contact_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -24,6 +24,21 @@ urlpatterns = [
         name="customer-automation",
     ),
     path("customers/<str:customer_ref>/email/", views.customer_email, name="customer-email"),
+    path(
+        "customers/<str:customer_ref>/contacts/new/",
+        contact_views.contact_new,
+        name="contact-new",
+    ),
+    path(
+        "customers/<str:customer_ref>/contacts/<int:pk>/",
+        contact_views.contact_edit,
+        name="contact-edit",
+    ),
+    path(
+        "customers/<str:customer_ref>/contacts/<int:pk>/consent/",
+        contact_views.contact_consent,
+        name="contact-consent",
+    ),
     path("invoices/<str:invoice_ref>/", views.invoice_detail, name="invoice"),
     path("search/", views.search_view, name="search"),
     path("reports/", include("arrears.reports.urls")),
