@@ -42,6 +42,8 @@ from arrears.reports.selectors import metrics_by_currency, metrics_trend
 from arrears.sequencing.models import Action
 from arrears.sequencing.selectors import customer_explain
 
+from .models import Document
+
 
 @dataclass(frozen=True)
 class OverdueCustomer:
@@ -316,6 +318,7 @@ class CustomerPage:
     open_disputes: list[Dispute]
     email_templates: list[str]
     timeline: Timeline
+    documents: list[Document] = field(default_factory=list)
 
 
 # Activity entries that the timeline shows from their own rows instead
@@ -338,7 +341,13 @@ def customer_timeline(*, customer: Customer, page: int = 1, size: int = TIMELINE
     c = customer
     entries: list[TimelineEntry] = []
     for a in Activity.objects.filter(customer=c).exclude(verb__in=_TIMELINE_SKIPS)[:take]:
-        entries.append(TimelineEntry(a.at, "activity", a.verb, a.why, a.actor_label))
+        # An attached document links to its download (the ref is its id).
+        link = (
+            reverse("document", args=[a.subject_ref])
+            if a.subject_type == "document" and a.subject_ref.isdigit()
+            else ""
+        )
+        entries.append(TimelineEntry(a.at, "activity", a.verb, a.why, a.actor_label, link=link))
     messages = list(Message.objects.filter(customer=c).order_by("-created_at", "-id")[:take])
     tasks = list(
         Task.objects.filter(customer=c)
@@ -427,11 +436,15 @@ def customer_timeline(*, customer: Customer, page: int = 1, size: int = TIMELINE
     return Timeline(shown, page, len(entries) > page * size)
 
 
+DOCUMENTS_SHOWN = 20
+
+
 def customer_page(*, customer: Customer, as_of: date, timeline_page: int = 1) -> CustomerPage:
     """Everything the customer page shows (a fixed number of queries): the
     header with balances and aging per currency, the segment and why, the
     policy's decision per open invoice, contacts, paid invoices, open cases,
-    e-mail templates for a one-off, and a page of the timeline."""
+    e-mail templates for a one-off, a page of the timeline and the latest
+    documents."""
     explanation = customer_explain(customer=customer, as_of=as_of)
     decisions = {d.invoice_ref: d for d in explanation.decisions.invoices}
     disputed = set(
@@ -492,6 +505,9 @@ def customer_page(*, customer: Customer, as_of: date, timeline_page: int = 1) ->
         ),
         email_templates=email_template_keys(),
         timeline=customer_timeline(customer=customer, page=timeline_page),
+        documents=list(
+            Document.objects.filter(customer=customer).select_related("invoice")[:DOCUMENTS_SHOWN]
+        ),
     )
 
 

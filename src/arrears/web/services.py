@@ -6,11 +6,15 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
-from arrears.ledger.models import Activity, Automation, Customer
+from arrears.ledger.models import Activity, Automation, Customer, Invoice
 from arrears.ledger.services import activity_record
+from arrears.portal.uploads import CheckedUpload
 
+from .models import Document
 from .roles import manager_check
 
 DEMO_USERNAME = "demo"
@@ -109,3 +113,67 @@ def customer_automation_set(
     )
     customer.automation = automation
     return customer
+
+
+@transaction.atomic
+def document_attach(
+    *,
+    customer: Customer,
+    upload: CheckedUpload,
+    invoice_ref: str = "",
+    note: str = "",
+    actor: User | None = None,
+    actor_label: str = "",
+) -> Document:
+    """Store a checked upload (``arrears.portal.uploads.upload_check``) under
+    MEDIA_ROOT/documents/ as the customer's document, optionally about one of
+    its invoices, and put "document attached" on the timeline. Raises
+    ChangeRejected for an invoice that is not the customer's or a note
+    longer than 300 characters."""
+    invoice = None
+    if invoice_ref:
+        invoice = Invoice.objects.filter(customer=customer, ref=invoice_ref).first()
+        if invoice is None:
+            raise ChangeRejected(f"no invoice {invoice_ref} for customer {customer.ref}")
+    note = note.strip()
+    if len(note) > 300:
+        raise ChangeRejected("keep the note to 300 characters")
+    label = _label(actor, actor_label)
+    document = Document(
+        customer=customer,
+        invoice=invoice,
+        name=upload.display_name,
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        note=note,
+        uploaded_by=actor,
+        uploaded_by_label=label,
+        uploaded_at=timezone.now(),
+    )
+    document.file.save(upload.storage_name, File(upload.file), save=False)
+    try:
+        document.save()
+        activity_record(
+            actor_label=label,
+            actor=actor,
+            verb="document attached",
+            subject_type="document",
+            subject_ref=str(document.pk),
+            customer=customer,
+            why=" · ".join(
+                x for x in (document.name, f"for {invoice.ref}" if invoice else "", note) if x
+            ),
+            data={
+                "name": document.name,
+                "content_type": document.content_type,
+                "size": document.size,
+                "sha256": document.sha256,
+                "invoice_ref": invoice.ref if invoice else None,
+            },
+        )
+    except Exception:
+        # The row rolls back with the transaction; the file must go too.
+        document.file.delete(save=False)
+        raise
+    return document

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from arrears.comms import staff_views
 
-from . import contact_views, views
+from . import contact_views, document_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -39,6 +39,12 @@ urlpatterns = [
         contact_views.contact_consent,
         name="contact-consent",
     ),
+    path(
+        "customers/<str:customer_ref>/documents/",
+        document_views.document_upload,
+        name="customer-document",
+    ),
+    path("documents/<int:pk>/", document_views.document_download, name="document"),
     path("invoices/<str:invoice_ref>/", views.invoice_detail, name="invoice"),
     path("search/", views.search_view, name="search"),
     path("reports/", include("arrears.reports.urls")),

@@ -31,6 +31,7 @@ from arrears.comms.outbox import message_queue
 from arrears.comms.services import TaskRejected, call_log, task_complete, task_reassign, task_snooze
 from arrears.ledger.models import Automation, Contact, Customer, Invoice
 
+from .document_views import upload_hint
 from .roles import is_manager, manager_required
 from .selectors import (
     balances_by_customer,
@@ -353,6 +354,7 @@ def customer_detail(request: HttpRequest, customer_ref: str) -> HttpResponse:
             "automations": Automation.choices,
             "form_token": uuid.uuid4().hex,
             "today": timezone.localdate(),
+            "upload_hint": upload_hint(),
         },
     )
 
