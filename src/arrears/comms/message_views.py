@@ -7,11 +7,13 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from .models import Message, MessageStatus
+from arrears.web.exports import csv_response
+
+from .models import Message, MessageStatus, TemplateChannel
 from .outbox import message_accept_sent, message_retry
 from .selectors import FAILED_STATUSES, messages_list
 
@@ -23,17 +25,59 @@ STATUS_TABS = (
 )
 
 
+CSV_FIELDS = (
+    "id",
+    "customer_ref",
+    "channel",
+    "template",
+    "to",
+    "status",
+    "attempts",
+    "created_at",
+    "sent_at",
+    "last_error",
+)
+
+
 @require_safe
 @login_required
-def message_list(request: HttpRequest) -> HttpResponse:
+def message_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     status = request.GET.get("status", "failed")
     if status not in dict(STATUS_TABS):
         status = "failed"
-    page = Paginator(messages_list(status=status), 50).get_page(request.GET.get("page"))
+    channel = request.GET.get("channel", "")
+    if channel not in TemplateChannel.values:
+        channel = ""
+    messages = messages_list(status=status, channel=channel)
+    if request.GET.get("format") == "csv":
+        # The same columns as `arrears messages --format csv`.
+        rows = (
+            [
+                m.pk,
+                m.customer.ref,
+                m.channel,
+                m.template_key,
+                m.to_address,
+                m.status,
+                m.attempts,
+                m.created_at.isoformat(),
+                m.sent_at.isoformat() if m.sent_at else "",
+                m.last_error,
+            ]
+            for m in messages.iterator(chunk_size=2000)
+        )
+        return csv_response(f"messages-{status}.csv", CSV_FIELDS, rows)
+    page = Paginator(messages, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "comms/messages/list.html",
-        {"page": page, "status": status, "tabs": STATUS_TABS},
+        {
+            "page": page,
+            "status": status,
+            "tabs": STATUS_TABS,
+            "channel": channel,
+            "channels": TemplateChannel.choices,
+        },
     )
 
 

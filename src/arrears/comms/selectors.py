@@ -9,10 +9,13 @@ from .models import Message, MessageStatus
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.BOUNCED, MessageStatus.UNCERTAIN)
 
 
-def messages_list(*, status: str = "all", customer_ref: str = "") -> QuerySet[Message]:
+def messages_list(
+    *, status: str = "all", customer_ref: str = "", channel: str = ""
+) -> QuerySet[Message]:
     """Messages by tab: "failed" (the failed queue), "queued" (queued or
     being sent), "sent" (sent or delivered), anything else all of them;
-    newest first, with their customer."""
+    newest first, with their customer. ``channel`` ("email", "sms", …)
+    narrows them; blank: every channel."""
     groups = {
         "failed": FAILED_STATUSES,
         "queued": (MessageStatus.QUEUED, MessageStatus.SENDING),
@@ -23,4 +26,6 @@ def messages_list(*, status: str = "all", customer_ref: str = "") -> QuerySet[Me
         qs = qs.filter(status__in=groups[status])
     if customer_ref:
         qs = qs.filter(customer__ref=customer_ref)
+    if channel:
+        qs = qs.filter(channel=channel)
     return qs

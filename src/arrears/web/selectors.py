@@ -224,14 +224,42 @@ def bucket_of(days_past_due: int) -> str:
     return "90+"
 
 
-def customers_search(*, q: str = "") -> QuerySet[Customer]:
+NO_COLLECTOR = "none"
+
+
+def customers_search(
+    *,
+    q: str = "",
+    country: str = "",
+    automation: str = "",
+    segment: str = "",
+    collector: str = "",
+) -> QuerySet[Customer]:
     """Customers whose ref or name contains ``q`` (all when blank), by ref,
-    with their collector."""
-    qs = Customer.objects.select_related("collector").order_by("ref")
+    with their collector and stored segment. Filters, each ignored when
+    blank: ``country`` (ISO code), ``automation`` mode, ``segment`` (as the
+    daily run last stored it: a customer it has not seen has none),
+    ``collector`` (a user id, or "none" for nobody's)."""
+    qs = Customer.objects.select_related("collector", "segment_state").order_by("ref")
     q = q.strip()
     if q:
         qs = qs.filter(Q(ref__icontains=q) | Q(name__icontains=q))
+    if country:
+        qs = qs.filter(country=country.strip().upper())
+    if automation:
+        qs = qs.filter(automation=automation)
+    if segment:
+        qs = qs.filter(segment_state__segment=segment)
+    if collector == NO_COLLECTOR:
+        qs = qs.filter(collector__isnull=True)
+    elif collector.isdigit():
+        qs = qs.filter(collector_id=int(collector))
     return qs
+
+
+def customer_countries() -> list[str]:
+    """The countries customers are in, for the list's filter (one query)."""
+    return list(Customer.objects.order_by("country").values_list("country", flat=True).distinct())
 
 
 @dataclass(frozen=True)

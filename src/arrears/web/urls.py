@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from arrears.comms import staff_views
 
-from . import contact_views, document_views, views
+from . import contact_views, document_views, exports, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -45,6 +45,16 @@ urlpatterns = [
         name="customer-document",
     ),
     path("documents/<int:pk>/", document_views.document_download, name="document"),
+    path(
+        "customers/<str:customer_ref>/timeline.csv",
+        exports.customer_timeline_csv,
+        name="customer-timeline-csv",
+    ),
+    path(
+        "customers/<str:customer_ref>/invoices.csv",
+        exports.customer_invoices_csv,
+        name="customer-invoices-csv",
+    ),
     path("invoices/<str:invoice_ref>/", views.invoice_detail, name="invoice"),
     path("search/", views.search_view, name="search"),
     path("reports/", include("arrears.reports.urls")),

@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages as flash
@@ -30,11 +31,15 @@ from arrears.comms.models import CallOutcome, Task
 from arrears.comms.outbox import message_queue
 from arrears.comms.services import TaskRejected, call_log, task_complete, task_reassign, task_snooze
 from arrears.ledger.models import Automation, Contact, Customer, Invoice
+from arrears.sequencing.models import CustomerSegment, Segment
 
 from .document_views import upload_hint
+from .exports import search_csv, worklist_csv
 from .roles import is_manager, manager_required
 from .selectors import (
+    NO_COLLECTOR,
     balances_by_customer,
+    customer_countries,
     customer_page,
     customers_search,
     dashboard_figures,
@@ -51,6 +56,7 @@ from .worklist import (
     work_item,
     worklist_owner,
     worklist_page,
+    worklist_ranked,
 )
 
 CUSTOMERS_PAGE = 50
@@ -160,12 +166,15 @@ def _row(
 
 @require_safe
 @login_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     user = _user(request)
     try:
         owner = worklist_owner(user=user, collector=request.GET.get("collector"))
     except User.DoesNotExist as exc:
         raise Http404("no such collector") from exc
+    if request.GET.get("format") == "csv":
+        label = UNASSIGNED if owner is None else owner.get_username()
+        return worklist_csv(worklist_ranked(owner=owner), owner=label)
     page = worklist_page(owner=owner, page=_page_number(request))
     manager = is_manager(user)
     return render(
@@ -264,18 +273,38 @@ def task_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- customers ------------------------------------------------------------------
 
 
+CUSTOMER_FILTERS = ("q", "country", "automation", "segment", "collector")
+
+
 @require_safe
 @login_required
 def customers(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    q = request.GET.get("q", "").strip()
-    qs = customers_search(q=q)
+    filters = {k: request.GET.get(k, "").strip() for k in CUSTOMER_FILTERS}
+    qs = customers_search(**filters)
     today = timezone.localdate()
     if request.GET.get("format") == "csv":
         return _customers_csv(qs, today)
     page = Paginator(qs, CUSTOMERS_PAGE).get_page(request.GET.get("page"))
     balances = balances_by_customer([c.pk for c in page], as_of=today)
     rows = [(c, balances.get(c.pk, [])) for c in page]
-    return render(request, "web/customers.html", {"page": page, "rows": rows, "q": q})
+    return render(
+        request,
+        "web/customers.html",
+        {
+            "page": page,
+            "rows": rows,
+            "q": filters["q"],
+            "f": filters,
+            "filtered": any(filters.values()),
+            # The filters again, for the pager's and the CSV link's addresses.
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+            "countries": customer_countries(),
+            "automations": Automation.choices,
+            "segments": Segment.choices,
+            "collectors": collectors_list(),
+            "no_collector": NO_COLLECTOR,
+        },
+    )
 
 
 def _customers_csv(qs: Any, today: Any) -> StreamingHttpResponse:
@@ -288,6 +317,7 @@ def _customers_csv(qs: Any, today: Any) -> StreamingHttpResponse:
         "open_invoices",
         "open",
         "overdue",
+        "segment",
     ]
 
     def lines() -> Any:
@@ -322,12 +352,20 @@ def _csv_rows(writer: Any, out: io.StringIO, chunk: list[Customer], today: Any) 
                 sum(b.invoices for b in bal),
                 ";".join(f"{b.open:.2f} {b.currency}" for b in bal),
                 ";".join(f"{b.overdue:.2f} {b.currency}" for b in bal),
+                _stored_segment(c),
             ]
         )
     text = out.getvalue()
     out.seek(0)
     out.truncate()
     yield text
+
+
+def _stored_segment(customer: Customer) -> str:
+    try:
+        return customer.segment_state.segment
+    except CustomerSegment.DoesNotExist:
+        return ""
 
 
 def _customer(ref: str) -> Customer:
@@ -518,8 +556,10 @@ def invoice_detail(request: HttpRequest, invoice_ref: str) -> HttpResponse:
 
 @require_safe
 @login_required
-def search_view(request: HttpRequest) -> HttpResponse:
+def search_view(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     results = search(q=request.GET.get("q", ""))
+    if request.GET.get("format") == "csv":
+        return search_csv(results)
     # One exact hit by ref: go straight there.
     exact_customers = [c for c in results.customers if c.ref == results.q]
     exact_invoices = [i for i in results.invoices if i.ref == results.q]

@@ -449,6 +449,20 @@ def worklist_page(*, owner: User | None, page: int = 1, now: datetime | None = N
     return Worklist(owner, items, len(ranked), page, pages, truncated)
 
 
+def worklist_ranked(*, owner: User | None, now: datetime | None = None) -> list[WorkItem]:
+    """The whole of ``owner``'s worklist (None: unassigned), most urgent
+    first, without the per-row details (contacts, touches, cases): for the
+    CSV export. At most MAX_CANDIDATES rows; a fixed number of queries."""
+    now = now or timezone.now()
+    as_of = timezone.localdate(now)
+    rows = list(
+        due_tasks(owner=owner, now=now)
+        .order_by("due_at", "id")
+        .values(*_CANDIDATE_FIELDS)[:MAX_CANDIDATES]
+    )
+    return _items(_rank(rows, as_of), as_of)
+
+
 def task_for(*, user: User, pk: int) -> Task:
     """The task ``pk`` if ``user`` may work it: their own, or any for a
     manager. Raises Task.DoesNotExist or PermissionDenied (403)."""
