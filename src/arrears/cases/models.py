@@ -124,3 +124,6 @@ class DisputeLine(models.Model):
 
 # Approvals, credit holds, placements and write-offs (cases/approval_models.py).
 from .approval_models import *  # noqa: E402, F403
+
+# Payment plans, deductions and late-payment charges (cases/plan_models.py).
+from .plan_models import *  # noqa: E402, F403

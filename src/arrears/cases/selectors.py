@@ -4,29 +4,34 @@ flow on a day."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import CharField, Count, F, Q, Sum, Value
 
 from .approval_models import Placement, PlacementStatus, Recovery, WriteOff, WriteOffStatus
 from .models import Dispute, DisputeLine, DisputeStatus, Promise, PromiseStatus
+from .plan_models import Deduction, DeductionStatus, PlanInvoice, PlanStatus
 
 
 @dataclass(frozen=True)
 class Holds:
     """Per customer id, why the customer is left alone (an active promise);
-    and the ids of invoices in an open dispute."""
+    the ids of invoices in an open dispute; and per invoice id, why that
+    invoice is left alone (an active payment plan, an open deduction)."""
 
     customers: dict[int, str]
     disputed_invoice_ids: frozenset[int]
+    invoices: dict[int, str] = field(default_factory=dict)
 
 
 def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
     """Holds on ``as_of`` for the customers given (three queries): promises,
-    disputes and agency placements made by then and not yet settled by then,
-    so a replay of a past day sees the cases as they were that day."""
+    agency placements, and disputes, payment plans and deductions made by
+    then and not yet settled by then, so a replay of a past day sees the
+    cases as they were that day."""
     ids = list(customer_ids)
     customers: dict[int, str] = {}
     promises = (
@@ -49,14 +54,65 @@ def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
         .values_list("customer_id", "agency")
     ):
         customers[customer_id] = f"placed with {agency}"
-    disputed = (
+    disputed: set[int] = set()
+    invoices: dict[int, str] = {}
+    for kind, invoice_id, case_id, amount, currency in _invoice_cases(ids, as_of):
+        if kind == "dispute":
+            disputed.add(invoice_id)
+        elif kind == "plan":
+            invoices[invoice_id] = f"in payment plan {case_id}: paid by instalments"
+        else:
+            invoices.setdefault(
+                invoice_id,
+                f"deduction {case_id} of {amount.normalize():f} {currency} under review",
+            )
+    return Holds(customers, frozenset(disputed), invoices)
+
+
+def _invoice_cases(ids: list[int], as_of: date) -> Any:
+    """(kind, invoice id, case id, amount, currency) of every invoice of the
+    customers held on ``as_of`` by an open dispute ("dispute"), an active
+    payment plan ("plan") or an open deduction ("deduction"): one query.
+    Every column is an annotation, in one order, so the parts line up."""
+    disputes = (
         DisputeLine.objects.filter(
             invoice__customer_id__in=ids, dispute__opened_at__date__lte=as_of
         )
         .filter(Q(dispute__status=DisputeStatus.OPEN) | Q(dispute__resolved_at__date__gt=as_of))
-        .values_list("invoice_id", flat=True)
+        .annotate(
+            k=Value("dispute", output_field=CharField()),
+            inv=F("invoice_id"),
+            case=F("dispute_id"),
+            amt=F("amount"),
+            cur=F("invoice__currency"),
+        )
+        .values_list("k", "inv", "case", "amt", "cur")
     )
-    return Holds(customers, frozenset(disputed))
+    plans = (
+        PlanInvoice.objects.filter(plan__customer_id__in=ids, plan__start_on__lte=as_of)
+        .filter(Q(plan__status=PlanStatus.ACTIVE) | Q(plan__ended_on__gt=as_of))
+        .annotate(
+            k=Value("plan", output_field=CharField()),
+            inv=F("invoice_id"),
+            case=F("plan_id"),
+            amt=F("amount"),
+            cur=F("plan__currency"),
+        )
+        .values_list("k", "inv", "case", "amt", "cur")
+    )
+    deductions = (
+        Deduction.objects.filter(customer_id__in=ids, opened_at__date__lte=as_of)
+        .filter(Q(status=DeductionStatus.OPEN) | Q(resolved_at__date__gt=as_of))
+        .annotate(
+            k=Value("deduction", output_field=CharField()),
+            inv=F("invoice_id"),
+            case=F("id"),
+            amt=F("amount"),
+            cur=F("currency"),
+        )
+        .values_list("k", "inv", "case", "amt", "cur")
+    )
+    return disputes.order_by().union(plans.order_by(), deductions.order_by(), all=True)
 
 
 def case_history(customer_ids: Sequence[int], as_of: date) -> dict[int, tuple[int, int]]:

@@ -189,7 +189,7 @@ def message_context(
             customer=customer, ref__in=list(invoice_refs), status=InvoiceStatus.OPEN
         )
     )
-    return _assemble(
+    context = _assemble(
         brand=brand,
         customer=customer,
         contact=contact,
@@ -200,6 +200,13 @@ def message_context(
         collector=_collector(customer, brand),
         optout=optout_url(brand, [contact.pk], channel) if contact is not None else None,
     )
+    # Cases add plan, promise, charges and discount (imported here: cases imports comms).
+    from arrears.cases.charges import message_extras
+
+    context.update(
+        message_extras(customer=customer, invoices=invoices, invoice_refs=invoice_refs, today=today)
+    )
+    return context
 
 
 def sample_context(*, language: str = "en", channel: str = "email", today: date) -> dict[str, Any]:

@@ -380,6 +380,7 @@ def customer_runs(
                         r["open"],
                         r["currency"],
                         disputed=r["pk"] in holds.disputed_invoice_ids,
+                        hold_reason=holds.invoices.get(r["pk"]),
                     )
                     for r in rows
                 ),
