@@ -19,6 +19,7 @@ from arrears.ledger.services import ContactRejected
 
 from .bulk import BulkTooLarge, BulkUnreadable
 from .cases_views import router as cases_router
+from .plan_views import router as plan_router
 from .selectors import NotFound
 from .services import token_user
 from .views import router
@@ -46,6 +47,7 @@ api = NinjaAPI(
 # Before the ledger router: its /customers/{ref} would swallow /customers/{ref}/credit-status.
 api.add_router("", cases_router)
 api.add_router("", router)
+api.add_router("", plan_router)
 
 
 def _problems(request: HttpRequest, errors: list[RowError]) -> HttpResponse:

@@ -268,10 +268,10 @@ def _charge(
     )
 
 
-def charges_assess_due(*, as_of: date, actor_label: str = ACTOR) -> int:
+def charges_assess_due(*, as_of: date, actor_label: str = ACTOR) -> list[Charge]:
     """Assess every invoice past due on ``as_of`` that is open, or was paid
-    late and has no charges yet; returns how many charges were posted."""
-    count = 0
+    late and has no charges yet; returns the charges posted."""
+    posted: list[Charge] = []
     late = Invoice.objects.filter(due_date__lt=as_of, issue_date__lte=as_of).select_related(
         "customer"
     )
@@ -285,10 +285,10 @@ def charges_assess_due(*, as_of: date, actor_label: str = ACTOR) -> int:
             rules[invoice.customer_id] = charge_rule_for(invoice.customer)
         rule = rules[invoice.customer_id]
         if rule is not None:
-            count += len(
-                charges_assess(invoice=invoice, as_of=as_of, actor_label=actor_label, rule=rule)
+            posted += charges_assess(
+                invoice=invoice, as_of=as_of, actor_label=actor_label, rule=rule
             )
-    return count
+    return posted
 
 
 # --- waivers ---------------------------------------------------------------------

@@ -224,6 +224,19 @@ def test_openapi_document_is_public_and_lists_every_path() -> None:
         "/api/v1/placements/{placement_id}/recall",
         "/api/v1/write-offs/{write_off_id}",
         "/api/v1/write-offs/{write_off_id}/recoveries",
+        # payment plans, charges, deductions (api/plan_views.py)
+        "/api/v1/payment-plans",
+        "/api/v1/payment-plans/review",
+        "/api/v1/payment-plans/{plan_id}",
+        "/api/v1/payment-plans/{plan_id}/agreement.pdf",
+        "/api/v1/payment-plans/{plan_id}/cancel",
+        "/api/v1/charges",
+        "/api/v1/charges/assess",
+        "/api/v1/charges/{charge_id}/waiver",
+        "/api/v1/deductions",
+        "/api/v1/deductions/detect",
+        "/api/v1/deductions/{deduction_id}",
+        "/api/v1/deductions/{deduction_id}/resolve",
     }
     invoices = document["paths"]["/api/v1/invoices"]
     assert invoices["get"]["security"] == [{"BearerToken": []}]
