@@ -23,6 +23,7 @@ from .plan_views import router as plan_router
 from .selectors import NotFound
 from .services import token_user
 from .views import router
+from .work_views import router as work_router
 
 
 class BearerToken(HttpBearer):
@@ -46,6 +47,7 @@ api = NinjaAPI(
 )
 # Before the ledger router: its /customers/{ref} would swallow /customers/{ref}/credit-status.
 api.add_router("", cases_router)
+api.add_router("", work_router)
 api.add_router("", router)
 api.add_router("", plan_router)
 

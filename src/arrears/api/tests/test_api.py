@@ -237,6 +237,23 @@ def test_openapi_document_is_public_and_lists_every_path() -> None:
         "/api/v1/deductions/detect",
         "/api/v1/deductions/{deduction_id}",
         "/api/v1/deductions/{deduction_id}/resolve",
+        # the staff app's work (api/work_views.py)
+        "/api/v1/tasks",
+        "/api/v1/tasks/{task_id}/complete",
+        "/api/v1/tasks/{task_id}/snooze",
+        "/api/v1/tasks/{task_id}/reassign",
+        "/api/v1/customers/{customer_ref}/calls",
+        "/api/v1/customers/{customer_ref}/notes",
+        "/api/v1/customers/{customer_ref}/promises",
+        "/api/v1/customers/{customer_ref}/disputes",
+        "/api/v1/disputes/{dispute_id}/resolve",
+        "/api/v1/customers/{customer_ref}/contacts/{contact_id}/consent",
+        "/api/v1/customers/{customer_ref}/documents",
+        "/api/v1/documents/{document_id}",
+        "/api/v1/customers/{customer_ref}/timeline",
+        "/api/v1/messages",
+        "/api/v1/messages/{message_id}/retry",
+        "/api/v1/messages/{message_id}/accept",
     }
     invoices = document["paths"]["/api/v1/invoices"]
     assert invoices["get"]["security"] == [{"BearerToken": []}]
