@@ -1,6 +1,6 @@
 """Staff pages for cases, under /cases/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -24,4 +24,5 @@ urlpatterns = [
         name="placement-recall",
     ),
     path("placements/<int:placement_id>/pack.zip", views.placement_pack_download, name="pack"),
+    path("", include("arrears.cases.plan_urls")),
 ]

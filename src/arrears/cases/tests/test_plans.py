@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -287,3 +288,82 @@ def test_the_agreement_pdf_states_the_parties_invoices_and_schedule(customer: Cu
     assert "Set-up fee EUR 15.00" in text
     assert "Total payable EUR 815.00" in text
     assert "more than 14 days late" in text
+
+
+# --- staff pages --------------------------------------------------------------
+
+
+@pytest.fixture
+def staff() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_user("sam"))
+    return client
+
+
+def test_the_plan_page_shows_the_schedule_and_offers_the_agreement(
+    customer: Customer, staff: Client
+) -> None:
+    plan = _plan(customer)
+    page = staff.get(f"/cases/plans/{plan.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "266.68 EUR" in html and "2030-06-01" in html and "Active" in html
+    pdf = staff.get(f"/cases/plans/{plan.pk}/agreement.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert Client().get(f"/cases/plans/{plan.pk}/").status_code == 302
+
+
+def test_a_plan_is_agreed_from_the_customer_form(customer: Customer, staff: Client) -> None:
+    form = staff.get("/cases/plans/new/C1/")
+    assert form.status_code == 200 and "I1" in form.content.decode()
+    posted = staff.post(
+        "/cases/plans/new/C1/",
+        {
+            "invoices": ["I1"],
+            "instalments": "2",
+            "first_due": (timezone.localdate() + timedelta(days=7)).isoformat(),
+            "frequency": "monthly",
+            "annual_rate": "0",
+            "setup_fee": "0",
+        },
+    )
+    plan = PaymentPlan.objects.get()
+    assert posted.status_code == 302 and posted["Location"] == f"/cases/plans/{plan.pk}/"
+    assert plan.created_by_label == "sam"
+    refused = staff.post(
+        "/cases/plans/new/C1/",
+        {
+            "invoices": ["I1"],
+            "instalments": "2",
+            "first_due": (timezone.localdate() + timedelta(days=7)).isoformat(),
+            "frequency": "monthly",
+            "annual_rate": "0",
+            "setup_fee": "0",
+        },
+    )
+    assert refused.status_code == 422
+    assert "already in an active payment plan" in refused.content.decode()
+
+
+def test_the_deductions_page_lists_open_cases(customer: Customer, staff: Client) -> None:
+    from arrears.cases.deductions import deduction_open
+
+    payment = Payment(
+        ref="P1",
+        customer=customer,
+        received_on=date(2030, 2, 20),
+        amount=Decimal("300.00"),
+        currency="EUR",
+        invoice_ref="I1",
+    )
+    documents_post([payment])
+    deduction_open(
+        payment=payment,
+        invoice=Invoice.objects.get(ref="I1"),
+        amount=Decimal(100),
+        code="FREIGHT",
+        actor_label="t",
+    )
+    page = staff.get("/cases/deductions/")
+    assert page.status_code == 200
+    assert "FREIGHT" in page.content.decode() and "100.00 EUR" in page.content.decode()
