@@ -167,7 +167,9 @@ class ConsentForm(forms.Form):
 class DetailsForm(forms.Form):
     tax_id = forms.CharField(label="Tax id (VAT number, EIN, …)", max_length=40)
     preferred_channel = forms.ChoiceField(
-        label="How should we contact you?", choices=[("", "Choose…"), *Channel.choices]
+        label="How should we contact you?",
+        choices=[("", "Choose…"), *Channel.choices],
+        required=False,
     )
 
 

@@ -343,3 +343,14 @@ def portal_channel_set(*, customer: Customer, contact: Contact | None, channel: 
         why=f"prefers {Channel(channel).label.lower()}",
         data={"fields": {"preferred_channel": [old, channel]}},
     )
+
+
+@transaction.atomic
+def portal_details_set(
+    *, customer: Customer, contact: Contact | None, tax_id_text: str, channel: str
+) -> None:
+    """The company details form: the tax id (validated) and, when chosen,
+    the preferred channel, together or not at all. Raises FieldError."""
+    portal_tax_id_set(customer=customer, contact=contact, text=tax_id_text)
+    if channel:
+        portal_channel_set(customer=customer, contact=contact, channel=channel)

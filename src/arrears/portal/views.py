@@ -475,19 +475,17 @@ def details(request: PortalRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.portal_tax_id_set(
-                customer=customer, contact=visit.contact, text=form.cleaned_data["tax_id"]
+            services.portal_details_set(
+                customer=customer,
+                contact=visit.contact,
+                tax_id_text=form.cleaned_data["tax_id"],
+                channel=form.cleaned_data["preferred_channel"],
             )
         except FieldError as exc:
             form.add_error(
-                "tax_id", f"{exc}. Check the number and the country ({customer.country})."
+                "tax_id", f"{exc}: please check the number and the country ({customer.country})."
             )
         else:
-            services.portal_channel_set(
-                customer=customer,
-                contact=visit.contact,
-                channel=form.cleaned_data["preferred_channel"],
-            )
             messages.success(request, "Your company details were saved.")
             return redirect("portal-details")
     return _page(
