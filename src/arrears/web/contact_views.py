@@ -36,7 +36,7 @@ class ContactForm(forms.Form):
 
     name = forms.CharField(required=False, max_length=200)
     role = forms.ChoiceField(choices=ContactRole.choices)
-    email = forms.CharField(required=False, max_length=254)
+    email = forms.CharField(required=False, max_length=254, label="E-mail")
     phone = forms.CharField(required=False, max_length=40)
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
