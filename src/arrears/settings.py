@@ -240,6 +240,13 @@ ARREARS_APPROVAL_LIMITS = approval_limits(
 )
 # Order systems hear of credit holds through this webhook: JSON POSTs signed
 # with HMAC-SHA256 of the body under the secret (X-Arrears-Signature).
+# Payment plans: days an instalment may be missed before the plan breaks,
+# and the length (months) past which a workout goes to legal review.
+ARREARS_PLAN_BREAK_AFTER_DAYS = envint("ARREARS_PLAN_BREAK_AFTER_DAYS", 14)
+ARREARS_PLAN_LEGAL_REVIEW_MONTHS = envint("ARREARS_PLAN_LEGAL_REVIEW_MONTHS", 12)
+# Reference interest rates for statutory late-payment interest (a YAML file);
+# empty: the table shipped in arrears/cases/data/reference_rates.yaml.
+ARREARS_REFERENCE_RATES = os.environ.get("ARREARS_REFERENCE_RATES", "")
 ARREARS_WEBHOOK_URL = os.environ.get("ARREARS_WEBHOOK_URL", "").strip()
 ARREARS_WEBHOOK_SECRET = os.environ.get("ARREARS_WEBHOOK_SECRET", "")
 if ARREARS_WEBHOOK_URL and not re.match(r"https?://", ARREARS_WEBHOOK_URL):
