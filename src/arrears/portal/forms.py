@@ -126,7 +126,7 @@ class PlanForm(forms.Form):
     )
     first_on = forms.DateField(label="First instalment on", widget=DATE_INPUT)
     invoices = forms.MultipleChoiceField(
-        label="Invoices (none ticked: all open invoices)",
+        label="Invoices, all in one currency (none ticked: all open invoices)",
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

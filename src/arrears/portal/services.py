@@ -7,7 +7,8 @@ disputed invoices out of the dunning flow."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +18,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from arrears.cases.models import Dispute, Promise
+from arrears.cases.plan_models import PaymentPlan
+from arrears.cases.plans import payment_plan_create
 from arrears.cases.services import CaseRejected, dispute_open, promise_record
 from arrears.comms.consent import CONSENT_CHANNELS, contact_consent_set
 from arrears.comms.models import Message, Task, TaskKind
 from arrears.comms.outbox import message_queue, task_open_once
 from arrears.domain.masterdata import FieldError, tax_id
-from arrears.ledger.models import Channel, Contact, Customer
+from arrears.ledger.models import Channel, Contact, Customer, Invoice, InvoiceStatus
 from arrears.ledger.services import activity_record, contact_create, contact_update
 
 from .models import DisputeAttachment, PortalAccess
@@ -209,6 +212,21 @@ def portal_dispute(
     return dispute
 
 
+# A customer may agree a plan alone within these bounds; anything longer
+# or later goes to a person as a request.
+SELF_SERVICE_MAX_INSTALMENTS = 6
+SELF_SERVICE_MAX_START_DAYS = 30
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """``plan`` when the customer agreed a plan within the self-service
+    bounds, else ``task``: the request a collector answers."""
+
+    plan: PaymentPlan | None = None
+    task: Task | None = None
+
+
 @transaction.atomic
 def portal_plan_request(
     *,
@@ -218,19 +236,49 @@ def portal_plan_request(
     first_on: date,
     invoice_refs: Sequence[str],
     note: str,
-) -> Task:
-    """Ask for a payment plan. Until the cases app offers plans a customer
-    can set up alone, the request becomes a staff task for the collector
-    (one open task per customer; a second request is added to it)."""
+) -> PlanOutcome:
+    """A payment plan asked for in the portal for ``invoice_refs`` (none:
+    every open invoice; one currency). Up to SELF_SERVICE_MAX_INSTALMENTS
+    monthly instalments starting within SELF_SERVICE_MAX_START_DAYS are
+    agreed at once through the cases app (no interest, confirmation
+    e-mailed; reminders stop while it is kept); anything beyond becomes a
+    staff task for the collector. Raises CaseRejected."""
     label = actor_label(contact)
+    today = timezone.localdate()
     if not 2 <= instalments <= 24:
         raise CaseRejected("a plan has between 2 and 24 instalments")
-    if first_on < timezone.localdate():
+    if first_on < today:
         raise CaseRejected("the first instalment cannot be in the past")
-    refs = ", ".join(invoice_refs) or "all open invoices"
+    refs = list(invoice_refs) or list(
+        Invoice.objects.filter(customer=customer, status=InvoiceStatus.OPEN)
+        .order_by("due_date", "ref")
+        .values_list("ref", flat=True)
+    )
+    if not refs:
+        raise CaseRejected("nothing is open to pay in instalments")
+    currencies = set(
+        Invoice.objects.filter(customer=customer, ref__in=refs).values_list("currency", flat=True)
+    )
+    if len(currencies) > 1:
+        raise CaseRejected("a plan covers invoices in one currency: choose the invoices")
+    if instalments <= SELF_SERVICE_MAX_INSTALMENTS and first_on <= today + timedelta(
+        days=SELF_SERVICE_MAX_START_DAYS
+    ):
+        plan = payment_plan_create(
+            customer=customer,
+            invoice_refs=refs,
+            count=instalments,
+            first_due=first_on,
+            actor_label=label,
+            note=f"agreed in the portal. {note.strip()}".strip(),
+        )
+        return PlanOutcome(plan=plan)
     reason = (
         f"{label} asks for a payment plan: {instalments} instalments from "
-        f"{first_on.isoformat()} for {refs}" + (f". Note: {note.strip()}" if note.strip() else "")
+        f"{first_on.isoformat()} for {', '.join(refs)}"
+        + (f". Note: {note.strip()}" if note.strip() else "")
+        + f" (beyond the portal's {SELF_SERVICE_MAX_INSTALMENTS} instalments starting within "
+        f"{SELF_SERVICE_MAX_START_DAYS} days)"
     )
     task = task_open_once(
         customer=customer,
@@ -246,13 +294,9 @@ def portal_plan_request(
         subject_ref=str(task.pk),
         customer=customer,
         why=reason,
-        data={
-            "instalments": instalments,
-            "first_on": first_on.isoformat(),
-            "invoice_refs": list(invoice_refs),
-        },
+        data={"instalments": instalments, "first_on": first_on.isoformat(), "invoice_refs": refs},
     )
-    return task
+    return PlanOutcome(task=task)
 
 
 def portal_contact_add(

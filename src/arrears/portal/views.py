@@ -355,7 +355,7 @@ def plan(request: PortalRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.portal_plan_request(
+            outcome = services.portal_plan_request(
                 customer=visit.customer,
                 contact=visit.contact,
                 instalments=data["instalments"],
@@ -366,11 +366,20 @@ def plan(request: PortalRequest) -> HttpResponse:
         except CaseRejected as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(
-                request,
-                "Thank you. Your request for a payment plan is with your account manager, "
-                "who will get back to you.",
-            )
+            if outcome.plan is not None:
+                agreed = outcome.plan
+                messages.success(
+                    request,
+                    f"Your payment plan is agreed: {agreed.instalments.count()} monthly "
+                    f"instalments, {agreed.total:,.2f} {agreed.currency} in all. We have "
+                    "e-mailed you the schedule and will not send reminders while it is kept.",
+                )
+            else:
+                messages.success(
+                    request,
+                    "Thank you. A plan that long needs your account manager, who will get "
+                    "back to you.",
+                )
             return redirect("portal-home")
     return _page(
         request,

@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from arrears.cases.models import Dispute, DisputeStatus, Promise
+from arrears.cases.plan_models import PaymentPlan
 from arrears.cases.selectors import holds_for
-from arrears.comms.models import ConsentRecord, Task, TaskKind
+from arrears.comms.models import ConsentRecord, Message, Task, TaskKind
 from arrears.comms.rendering import payment_reference
 from arrears.ledger.models import Activity, Contact, Invoice, Payment
 from arrears.ledger.services import documents_post
@@ -197,20 +198,54 @@ def test_a_dispute_refuses_a_file_over_the_size_limit(
     assert not Dispute.objects.exists()
 
 
-def test_a_payment_plan_request_reaches_the_collector(acme_client: Client, ledger: Ledger) -> None:
+def test_a_short_payment_plan_is_agreed_at_once_and_stops_reminders(
+    acme_client: Client, ledger: Ledger
+) -> None:
     response = acme_client.post(
         "/portal/plan/",
         {
             "instalments": "3",
+            "first_on": (ledger.today + timedelta(days=14)).isoformat(),
+            "invoices": ["A-1", "A-2"],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = PaymentPlan.objects.get(customer=ledger.acme)
+    assert (plan.currency, plan.total, plan.created_by_label) == ("EUR", Decimal("1300.00"), LABEL)
+    assert plan.instalments.count() == 3
+    assert ("payment plan agreed", LABEL) in verbs(ledger)
+    confirmation = Message.objects.get(template_key="payment-plan-confirmation")
+    assert confirmation.customer == ledger.acme
+    assert not Task.objects.filter(customer=ledger.acme).exists()
+
+
+def test_a_longer_payment_plan_is_a_request_for_the_collector(
+    acme_client: Client, ledger: Ledger
+) -> None:
+    response = acme_client.post(
+        "/portal/plan/",
+        {
+            "instalments": "12",
             "first_on": (ledger.today + timedelta(days=14)).isoformat(),
             "invoices": ["A-1"],
             "note": "seasonal business",
         },
     )
     assert response.status_code == 302
+    assert not PaymentPlan.objects.exists()
     task = Task.objects.get(customer=ledger.acme, kind=TaskKind.TASK)
-    assert "3 instalments" in task.reason and "seasonal business" in task.reason
+    assert "12 instalments" in task.reason and "seasonal business" in task.reason
     assert ("payment plan requested", LABEL) in verbs(ledger)
+
+
+def test_a_plan_over_two_currencies_is_refused(acme_client: Client, ledger: Ledger) -> None:
+    response = acme_client.post(
+        "/portal/plan/",
+        {"instalments": "3", "first_on": (ledger.today + timedelta(days=7)).isoformat()},
+    )
+    assert response.status_code == 400
+    assert "a plan covers invoices in one currency" in response.content.decode()
+    assert not PaymentPlan.objects.exists() and not Task.objects.exists()
 
 
 def test_an_ap_contact_is_added_and_edited(acme_client: Client, ledger: Ledger) -> None:
