@@ -63,6 +63,9 @@ TASK_KINDS = {
     "task": TaskKind.TASK,
 }
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
+# Messages a customer asked for this minute (a sign-in link): they are not
+# collection contact, so neither quiet hours nor the frequency cap hold them.
+TRANSACTIONAL = frozenset({"portal-link"})
 OUTBOX_ACTOR = "outbox"
 
 
@@ -337,6 +340,7 @@ def _capped_until(message: Message, g: Guardrails, now: datetime) -> datetime | 
             sent_at__gt=now - window,
             status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
         )
+        .exclude(template_key__in=TRANSACTIONAL)
         .order_by("sent_at")
         .values_list("sent_at", flat=True)
     )
@@ -350,6 +354,8 @@ def _capped_until(message: Message, g: Guardrails, now: datetime) -> datetime | 
 def _why_not_send(message: Message) -> str | None:
     """Why the message must not go out at all any more; None: it may."""
     customer = message.customer
+    if message.template_key in TRANSACTIONAL:
+        return None
     if customer.automation == Automation.PAUSED:
         return "the customer is paused"
     if customer.automation == Automation.WHITE_GLOVE and message.action_id is not None:
@@ -382,7 +388,11 @@ def _deliver(
         summary.cancelled += 1
         return
     g = _guardrails(book, message.customer)
-    later = _send_window(message.customer, g, now) or _capped_until(message, g, now)
+    later = (
+        None
+        if message.template_key in TRANSACTIONAL
+        else _send_window(message.customer, g, now) or _capped_until(message, g, now)
+    )
     if later is not None:
         # Quiet hours or the frequency cap: not an attempt, just later.
         mine.update(

@@ -358,3 +358,42 @@ def test_concurrent_claims_never_share_a_message(queued: list[int]) -> None:
         assert {rows[pk] for pk in ids} <= {name}
     assert set(Message.objects.values_list("status", flat=True)) == {"sending"}
     assert set(Message.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_sign_in_link_goes_at_once_and_is_no_collection_touch(
+    acme: Customer, smtp_settings: SmtpServer
+) -> None:
+    from arrears.comms.outbox import message_queue
+
+    Customer.objects.filter(pk=acme.pk).update(automation=Automation.PAUSED)
+    acme.refresh_from_db()
+    # Saturday night in Berlin: no collection contact, but the customer
+    # asked for the link just now.
+    saturday_night = datetime(2025, 3, 15, 23, 30, tzinfo=BERLIN)
+    link = message_queue(
+        customer=acme,
+        channel="email",
+        template_key="portal-link",
+        invoice_refs=[],
+        actor_label="portal",
+        idempotency_key="portal-link:test",
+        not_before=saturday_night,
+    )
+    assert deliver(saturday_night)["sent"] == 1
+    link.refresh_from_db()
+    assert link.status == MessageStatus.SENT and len(smtp_settings.messages) == 1
+    # Two sign-in links do not use up the frequency cap of collection e-mails.
+    from arrears.comms.outbox import _capped_until
+    from arrears.sequencing.selectors import policy_default
+
+    link2 = message_queue(
+        customer=acme,
+        channel="email",
+        template_key="portal-link",
+        invoice_refs=[],
+        actor_label="portal",
+        idempotency_key="portal-link:test2",
+        not_before=saturday_night,
+    )
+    deliver(saturday_night)
+    assert _capped_until(link2, policy_default().guardrails, saturday_night) is None
