@@ -115,6 +115,10 @@ class Dashboard:
     open_invoices: int
     currencies: list[CurrencySummary]
 
+    @property
+    def agings(self) -> list[Aging]:
+        return [c.aging for c in self.currencies]
+
 
 def dashboard_figures(*, as_of: date, top: int = 10) -> Dashboard:
     """Everything the landing page shows, per currency (never added across)."""
