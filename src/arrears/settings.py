@@ -240,6 +240,8 @@ ARREARS_APPROVAL_LIMITS = approval_limits(
 )
 # Order systems hear of credit holds through this webhook: JSON POSTs signed
 # with HMAC-SHA256 of the body under the secret (X-Arrears-Signature).
+# Days a dispute may stay open before its owner gets an escalation task.
+ARREARS_DISPUTE_SLA_DAYS = envint("ARREARS_DISPUTE_SLA_DAYS", 10)
 # Payment plans: days an instalment may be missed before the plan breaks,
 # and the length (months) past which a workout goes to legal review.
 ARREARS_PLAN_BREAK_AFTER_DAYS = envint("ARREARS_PLAN_BREAK_AFTER_DAYS", 14)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db.models import CharField, Count, F, Q, Sum, Value
 
+from arrears.ledger.models import CreditNote, Customer
+
 from .approval_models import Placement, PlacementStatus, Recovery, WriteOff, WriteOffStatus
 from .models import Dispute, DisputeLine, DisputeStatus, Promise, PromiseStatus
 from .plan_models import Deduction, DeductionStatus, PlanInvoice, PlanStatus
@@ -166,3 +168,34 @@ def bad_debt_recovered(currency: str, start: date, end: date) -> Decimal:
         currency=currency, received_on__gte=start, received_on__lte=end
     ).aggregate(t=Sum("amount"))["t"]
     return total or Decimal(0)
+
+
+def dispute_context(*, customer: Customer, invoice_refs: Sequence[str]) -> dict[str, Any] | None:
+    """The latest resolved dispute of ``customer`` on any of the invoices,
+    for the message that tells the customer its outcome; None when none."""
+    dispute = (
+        Dispute.objects.filter(customer=customer, lines__invoice__ref__in=list(invoice_refs))
+        .exclude(status=DisputeStatus.OPEN)
+        .order_by("-resolved_at", "-id")
+        .first()
+    )
+    if dispute is None:
+        return None
+    lines = dispute.lines.select_related("invoice").order_by("id")
+    return {
+        "id": dispute.pk,
+        "reason": dispute.get_reason_display(),
+        "status": dispute.status,
+        "resolution": dispute.resolution,
+        "lines": [
+            {"ref": line.invoice.ref, "amount": line.amount, "currency": line.invoice.currency}
+            for line in lines
+        ],
+        "credit_notes": list(
+            CreditNote.objects.filter(customer=customer, ref__startswith=f"DSP-{dispute.pk}-")
+            .order_by("ref")
+            .values_list("ref", flat=True)
+        )
+        if dispute.status == DisputeStatus.VALID
+        else [],
+    }

@@ -3,24 +3,28 @@ and records what it did in the activity log."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from arrears.comms.models import TaskKind
-from arrears.comms.outbox import task_open_once
-from arrears.domain.money import is_currency
-from arrears.ledger.models import Customer, Invoice, InvoiceStatus, Payment
-from arrears.ledger.services import activity_record
+from arrears.comms.models import Task, TaskKind
+from arrears.comms.outbox import message_queue, task_open_once
+from arrears.domain.money import is_currency, quantum
+from arrears.ledger.models import CreditNote, Customer, Invoice, InvoiceStatus, Payment
+from arrears.ledger.services import activity_record, documents_post
 
 from .models import Dispute, DisputeLine, DisputeReason, DisputeStatus, Promise, PromiseStatus
 
 ACTOR = "cases"
+logger = logging.getLogger(__name__)
 
 
 class CaseRejected(ValueError):
@@ -232,7 +236,37 @@ def dispute_open(
             "lines": {i.ref: str(amounts[i.pk]) for i in invoices},
         },
     )
+    _stakeholders_notify(dispute, f"opened by {label}")
     return dispute
+
+
+def _stakeholders_notify(dispute: Dispute, what: str) -> None:
+    """E-mail the dispute's owner and the customer's collector (people
+    inside the company, so not through the customer outbox), once the
+    transaction has committed; a mail failure is logged, never raised."""
+    people = {u for u in (dispute.owner, dispute.customer.collector) if u is not None and u.email}
+    if not people:
+        return
+    lines = ", ".join(
+        f"{line.invoice.ref} ({line.amount.quantize(quantum(line.invoice.currency))} "
+        f"{line.invoice.currency})"
+        for line in dispute.lines.select_related("invoice")
+    )
+    subject = f"Dispute {dispute.pk} {what}: {dispute.customer.name}"
+    body = (
+        f"{dispute.customer.name} ({dispute.customer.ref}) disputes {lines}.\n"
+        f"Reason: {dispute.get_reason_display()}. {dispute.description}\n"
+        f"Status: {dispute.get_status_display()}. {dispute.resolution}\n"
+    )
+    recipients = sorted(u.email for u in people)
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, recipients)
+        except OSError:
+            logger.exception("dispute %s: stakeholders not notified", dispute.pk)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
@@ -265,4 +299,76 @@ def dispute_resolve(
         why=resolution.strip(),
     )
     dispute.refresh_from_db()
+    if valid:
+        _dispute_credit(dispute, label)
+    # The customer is told the outcome and why (the template names it).
+    message_queue(
+        customer=dispute.customer,
+        channel="email",
+        template_key="dispute-valid" if valid else "dispute-rejected",
+        invoice_refs=[line.invoice.ref for line in dispute.lines.select_related("invoice")],
+        actor_label=label,
+        idempotency_key=f"dispute:{dispute.pk}:resolved",
+    )
+    _stakeholders_notify(dispute, f"resolved ({dispute.get_status_display()}) by {label}")
     return dispute
+
+
+def _dispute_credit(dispute: Dispute, label: str) -> None:
+    """A valid dispute credits each disputed amount (still open) with a
+    credit note ``DSP-<dispute>-<n>`` allocated to its invoice."""
+    today = timezone.localdate()
+    notes = []
+    for n, line in enumerate(dispute.lines.select_related("invoice").order_by("id"), 1):
+        invoice = line.invoice
+        amount = min(line.amount, invoice.open_amount)
+        if amount <= 0:
+            continue  # paid meanwhile: nothing left to credit
+        notes.append(
+            CreditNote(
+                ref=f"DSP-{dispute.pk}-{n}",
+                customer=dispute.customer,
+                issue_date=max(today, invoice.issue_date),
+                amount=amount.quantize(quantum(invoice.currency)),
+                currency=invoice.currency,
+                invoice_ref=invoice.ref,
+            )
+        )
+    documents_post(notes)
+    for note in notes:
+        activity_record(
+            actor_label=label,
+            verb="credit note issued",
+            subject_type="credit_note",
+            subject_ref=note.ref,
+            customer=dispute.customer,
+            why=f"dispute {dispute.pk} resolved valid",
+            data={"invoice_ref": note.invoice_ref, "amount": str(note.amount)},
+        )
+
+
+def disputes_review(*, as_of: date) -> int:
+    """Open an escalation task for the owner of each open dispute older than
+    ``ARREARS_DISPUTE_SLA_DAYS`` (once per dispute). Returns how many."""
+    sla = int(getattr(settings, "ARREARS_DISPUTE_SLA_DAYS", 10))
+    late = Dispute.objects.filter(
+        status=DisputeStatus.OPEN, opened_at__date__lt=as_of - timedelta(days=sla)
+    ).select_related("customer")
+    opened = 0
+    now = timezone.now()
+    for dispute in late:
+        title = f"Dispute {dispute.pk} is past its {sla}-day SLA"
+        if Task.objects.filter(customer=dispute.customer, title=title).exists():
+            continue
+        Task.objects.create(
+            kind=TaskKind.ESCALATION,
+            customer=dispute.customer,
+            assigned_to=dispute.owner or dispute.customer.collector,
+            title=title,
+            reason=f"opened {dispute.opened_at:%Y-%m-%d} ({dispute.get_reason_display()}); "
+            "resolve it or tell the customer when they can expect an answer",
+            due_at=now,
+            created_at=now,
+        )
+        opened += 1
+    return opened

@@ -206,6 +206,9 @@ def message_context(
     context.update(
         message_extras(customer=customer, invoices=invoices, invoice_refs=invoice_refs, today=today)
     )
+    from arrears.cases.selectors import dispute_context
+
+    context["dispute"] = dispute_context(customer=customer, invoice_refs=invoice_refs)
     return context
 
 
@@ -291,6 +294,16 @@ def sample_context(*, language: str = "en", channel: str = "email", today: date)
             {"due_date": today + timedelta(days=30 * n), "amount": amount, "currency": "EUR"}
             for n, amount in enumerate([Decimal("600.00"), Decimal("600.00"), Decimal("530.40")], 1)
         ]
+    }
+    # What the outcome of a dispute is told with.
+    context["dispute"] = {
+        "id": 17,
+        "reason": "Quality or damaged goods",
+        "status": "rejected",
+        "resolution": "The delivery note signed on receipt lists no damage, and the photos "
+        "show packaging from another supplier.",
+        "lines": [{"ref": "INV-2031", "amount": Decimal("1250.00"), "currency": "EUR"}],
+        "credit_notes": [],
     }
     return context
 

@@ -16,7 +16,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from arrears.cases.plans import payment_plans_review
-from arrears.cases.services import promises_review
+from arrears.cases.services import disputes_review, promises_review
 from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
@@ -407,6 +407,7 @@ def run_daily(
         # opens an escalation task. Holds never depend on it: a promise
         # holds only until its date plus grace.
         promises_review(as_of=as_of)
+        disputes_review(as_of=as_of)
         payment_plans_review(as_of=as_of)
         onboarding_review(as_of=as_of)
     book = PolicyBook()

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.utils import timezone
 
 from arrears.cases.models import DisputeStatus, Promise, PromiseStatus
 from arrears.cases.services import (
     CaseRejected,
     dispute_open,
     dispute_resolve,
+    disputes_review,
     promise_record,
     promises_review,
 )
-from arrears.comms.models import Task, TaskKind
-from arrears.ledger.models import Activity, Contact, Customer, Invoice, Payment
+from arrears.comms.models import Message, Task, TaskKind
+from arrears.ledger.models import Activity, Contact, CreditNote, Customer, Invoice, Payment
 from arrears.sequencing.models import Action
 from arrears.sequencing.services import run_daily
 
@@ -152,3 +157,76 @@ def test_a_promise_is_checked(customer: Customer) -> None:
     with pytest.raises(CaseRejected, match="no invoice X"):
         promise_record(customer=customer, promised_on=AS_OF, source="call", invoice_refs=["X"])
     assert not Promise.objects.exists()
+
+
+# --- resolving disputes ----------------------------------------------------------
+
+
+@pytest.fixture
+def owner() -> User:
+    return User.objects.create_user("olga", email="olga@arrears.example", password="x" * 20)
+
+
+def test_opening_a_dispute_tells_its_owner_and_the_collector(
+    customer: Customer, owner: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    collector = User.objects.create_user("cole", email="cole@arrears.example", password="x" * 20)
+    Customer.objects.filter(pk=customer.pk).update(collector=collector)
+    customer.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute_open(
+            customer=customer, lines={"I1": None}, reason="quality", actor_label="t", owner=owner
+        )
+    (mail_,) = mail.outbox
+    assert sorted(mail_.to) == ["cole@arrears.example", "olga@arrears.example"]
+    assert "Acme GmbH" in mail_.subject and "I1 (400.00 EUR)" in mail_.body
+
+
+def test_a_valid_dispute_is_credited_and_the_customer_told(customer: Customer) -> None:
+    dispute = dispute_open(
+        customer=customer, lines={"I1": Decimal("150.00")}, reason="pricing", actor_label="t"
+    )
+    dispute_resolve(dispute=dispute, valid=True, resolution="wrong price list", actor_label="m")
+    note = CreditNote.objects.get(ref=f"DSP-{dispute.pk}-1")
+    assert (note.amount, note.invoice_ref, note.allocated) == (
+        Decimal("150.0000"),
+        "I1",
+        Decimal("150.0000"),
+    )
+    invoice = Invoice.objects.get(ref="I1")
+    assert invoice.open_amount == Decimal("250.0000") and invoice.status == "open"
+    told = Message.objects.get(customer=customer)
+    assert (told.template_key, told.invoice_refs) == ("dispute-valid", ["I1"])
+
+
+def test_a_rejected_dispute_tells_the_customer_why(
+    customer: Customer, django_capture_on_commit_callbacks: Any
+) -> None:
+    from arrears.comms.compose import message_compose
+
+    dispute = dispute_open(customer=customer, lines={"I2": None}, reason="quality", actor_label="t")
+    dispute_resolve(
+        dispute=dispute,
+        valid=False,
+        resolution="The signed delivery note shows no damage.",
+        actor_label="m",
+    )
+    told = Message.objects.get(customer=customer)
+    assert told.template_key == "dispute-rejected" and not CreditNote.objects.exists()
+    composed = message_compose(told, now=timezone.now())
+    assert "The signed delivery note shows no damage." in composed.body_text
+    assert "I2" in composed.subject
+
+
+def test_a_dispute_past_its_sla_escalates_to_its_owner_once(
+    customer: Customer, owner: User
+) -> None:
+    dispute = dispute_open(
+        customer=customer, lines={"I1": None}, reason="quality", actor_label="t", owner=owner
+    )
+    opened = dispute.opened_at.date()
+    assert disputes_review(as_of=opened + timedelta(days=10)) == 0
+    assert disputes_review(as_of=opened + timedelta(days=11)) == 1
+    assert disputes_review(as_of=opened + timedelta(days=12)) == 0
+    task = Task.objects.get(customer=customer)
+    assert task.assigned_to == owner and "SLA" in task.title
