@@ -44,7 +44,7 @@ import json
 from django.contrib.auth.models import Group, User
 from django.db.models import F, Value
 from django.db.models.functions import Mod
-from arrears.ledger.models import Customer
+from arrears.ledger.models import Contact, Customer
 from arrears.web.roles import COLLECTOR, MANAGER, roles_ensure
 
 roles_ensure()
@@ -58,6 +58,9 @@ for k in range(n):
     u.groups.add(Group.objects.get(name=COLLECTOR))
     Customer.objects.alias(part=Mod(F("pk"), Value(n))).filter(part=k).update(collector=u)
     ids.append(u.pk)
+# The generated contacts have e-mail only: a phone lets the policy plan its
+# calls (inquiry and firm calls), which are what fills a worklist.
+Contact.objects.update(phone="+12025550100")
 print(json.dumps(ids))
 """
 
