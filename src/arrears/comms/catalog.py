@@ -227,12 +227,21 @@ def template_active(key: str, channel: str, language: str) -> MessageTemplate:
     when the database holds none yet. TemplateMissing when there is none."""
     templates_ensure_loaded()
     languages = _languages(language)
-    rows = {
-        t.language: t
-        for t in MessageTemplate.objects.filter(
-            key=key, channel=channel, language__in=languages, is_active=True
-        )
-    }
+
+    def active() -> dict[str, MessageTemplate]:
+        return {
+            t.language: t
+            for t in MessageTemplate.objects.filter(
+                key=key, channel=channel, language__in=languages, is_active=True
+            )
+        }
+
+    rows = active()
+    if not rows and any(t.key == key and t.channel == channel for t in shipped_templates()):
+        # A template shipped with a newer release than the database has seen
+        # (workers sync at start; this covers a web process that got here first).
+        templates_sync(actor_label="system (a new shipped template)")
+        rows = active()
     for candidate in languages:
         if candidate in rows:
             return rows[candidate]

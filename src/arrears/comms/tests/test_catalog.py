@@ -211,3 +211,15 @@ def test_two_processes_loading_the_templates_at_once_both_succeed() -> None:
         thread.join()
     assert errors == []
     assert MessageTemplate.objects.count() == len(shipped_templates())
+
+
+@pytest.mark.django_db
+def test_a_template_shipped_after_the_first_load_is_found() -> None:
+    from arrears.comms.catalog import template_active, templates_sync
+    from arrears.comms.models import MessageTemplate
+
+    templates_sync(actor_label="t")
+    # As after an upgrade: the database has the older set, without this key.
+    MessageTemplate.objects.filter(key="dispute-rejected").delete()
+    found = template_active("dispute-rejected", "email", "de")
+    assert (found.key, found.language, found.source) == ("dispute-rejected", "de", "shipped")
