@@ -300,8 +300,8 @@ def sample_context(*, language: str = "en", channel: str = "email", today: date)
         "id": 17,
         "reason": "Quality or damaged goods",
         "status": "rejected",
-        "resolution": "The delivery note signed on receipt lists no damage, and the photos "
-        "show packaging from another supplier.",
+        # Neutral, so both outcomes' previews read sensibly.
+        "resolution": "We compared your photos with the delivery note signed on receipt.",
         "lines": [{"ref": "INV-2031", "amount": Decimal("1250.00"), "currency": "EUR"}],
         "credit_notes": [],
     }
