@@ -261,6 +261,12 @@ class DeliverySummary:
     def busy(self) -> bool:
         return self.claimed > 0 or self.recovered > 0
 
+    def add(self, other: DeliverySummary) -> None:
+        """Add ``other``'s counts and errors to these (totals over passes)."""
+        for name, value in other.as_dict().items():
+            setattr(self, name, getattr(self, name) + value)
+        self.errors += other.errors
+
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "errors"}
 

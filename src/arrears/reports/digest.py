@@ -24,7 +24,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from arrears.cases.models import Promise, PromiseStatus
-from arrears.comms.models import Message, MessageStatus
+from arrears.comms.models import Message
+from arrears.comms.selectors import FAILED_STATUSES
 from arrears.sequencing.models import Action
 
 from .models import WeeklyDigest
@@ -109,9 +110,7 @@ def digest_figures(*, as_of: date, period_days: int = 90) -> Digest:
         .order_by("kind")
         .values_list("kind", "n")
     )
-    failed = Message.objects.filter(
-        Q(status=MessageStatus.FAILED) | Q(status=MessageStatus.BOUNCED) | Q(status="uncertain")
-    ).count()
+    failed = Message.objects.filter(status__in=FAILED_STATUSES).count()
     broken = Promise.objects.filter(
         status=PromiseStatus.BROKEN, resolved_at__date__gt=week_ago
     ).count()

@@ -96,12 +96,6 @@ class PassResult:
         return ", ".join(parts)
 
 
-def _add(total: DeliverySummary, one: DeliverySummary) -> None:
-    for name, value in one.as_dict().items():
-        setattr(total, name, getattr(total, name) + value)
-    total.errors += one.errors
-
-
 class WorkerLoop:
     """One worker process's loop (see the module's docstring).
 
@@ -187,7 +181,7 @@ class WorkerLoop:
         # (a claimed message left unsent would turn "uncertain").
         while self.running and total.claimed < self.batch:
             one = outbox_deliver(worker=self.name, now=timezone.now(), limit=1)
-            _add(total, one)
+            total.add(one)
             if not one.claimed:
                 break
 
@@ -221,7 +215,7 @@ class WorkerLoop:
         while self.running:
             result = self.run_pass()
             total.tasks += result.tasks
-            _add(total.delivery, result.delivery)
+            total.delivery.add(result.delivery)
             total.run = result.run or total.run
             total.errors += result.errors
             if result.busy or result.errors or self.log_idle:

@@ -173,8 +173,7 @@ class Command(BaseCommand):
         total = DeliverySummary()
         while True:
             one = outbox_deliver(limit=200)
-            for name, value in one.as_dict().items():
-                setattr(total, name, getattr(total, name) + value)
+            total.add(one)
             if not one.claimed:
                 return total
 
