@@ -32,6 +32,7 @@ from django.core import signing
 from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from stdnum.iso7064 import mod_97_10
 
@@ -208,7 +209,11 @@ def message_context(
     )
     from arrears.cases.selectors import dispute_context
 
-    context["dispute"] = dispute_context(customer=customer, invoice_refs=invoice_refs)
+    # Read only when a template names it (the dispute outcomes): every other
+    # message the outbox renders is spared the lookup.
+    context["dispute"] = SimpleLazyObject(
+        lambda: dispute_context(customer=customer, invoice_refs=invoice_refs)
+    )
     return context
 
 
