@@ -141,21 +141,24 @@ def _percent(share: float | None) -> str | None:
     return None if share is None else f"{share * 100:.1f} %"
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# (simulation key, label, how the page shows it)
+_FIGURES = (
+    ("customers", "Customers with open invoices", _as_is),
+    ("invoices", "Invoices open in the range", _as_is),
+    ("actions", "Actions", _as_is),
+    ("touches_per_invoice", "Touches per invoice", _as_is),
+    ("paid_before_first_touch_share", "Share paid before the first touch", _percent),
+    ("invoices_reaching_escalation", "Invoices reaching escalation", _as_is),
+)
+
+
 def _comparison(current: dict[str, Any], candidate: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Rows of (figure, policies in use, candidate) for the page."""
-    rows = [
-        (label, current[key], candidate[key])
-        for key, label in (
-            ("customers", "Customers with open invoices"),
-            ("invoices", "Invoices open in the range"),
-            ("actions", "Actions"),
-            ("touches_per_invoice", "Touches per invoice"),
-            ("paid_before_first_touch_share", "Share paid before the first touch"),
-            ("invoices_reaching_escalation", "Invoices reaching escalation"),
-        )
-    ]
-    share = [(label, _percent(a), _percent(b)) for label, a, b in rows if "Share" in label]
-    rows = [r if "Share" not in r[0] else share[0] for r in rows]
+    rows = [(label, show(current[key]), show(candidate[key])) for key, label, show in _FIGURES]
     for kind in sorted({*current["by_kind"], *candidate["by_kind"]}):
         rows.append(
             (f"{kind} actions", current["by_kind"].get(kind, 0), candidate["by_kind"].get(kind, 0))
