@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from arrears.domain.calendar import business_window, non_business_reason, time_zone_for
+from arrears.domain.calendar import business_window, next_business_day, time_zone_for
 from arrears.domain.policy import Guardrails, Kind
 from arrears.ledger.bulk import rows_insert
 from arrears.ledger.models import Automation, Contact, Customer, Invoice, InvoiceStatus
@@ -323,17 +323,14 @@ def _send_window(customer: Customer, g: Guardrails, now: datetime) -> datetime |
     """None when ``now`` is inside the customer's business hours on a
     business day; else the next opening."""
     tz = customer.time_zone or None
-    day = now.astimezone(ZoneInfo(time_zone_for(customer.country, tz))).date()
-    for _ in range(60):
-        reason = non_business_reason(
-            day, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
-        )
-        if reason is None:
-            start, end = business_window(day, customer.country, g.business_hours, tz)
-            if now < end:
-                return None if now >= start else start
-        day += timedelta(days=1)
-    return None
+    rules = {"skip_weekends": g.skip_weekends, "skip_holidays": g.skip_holidays}
+    today = now.astimezone(ZoneInfo(time_zone_for(customer.country, tz))).date()
+    day = next_business_day(today, customer.country, **rules)
+    start, end = business_window(day, customer.country, g.business_hours, tz)
+    if now >= end:  # today's hours are over
+        day = next_business_day(day + timedelta(days=1), customer.country, **rules)
+        start, end = business_window(day, customer.country, g.business_hours, tz)
+    return None if now >= start else start
 
 
 def _capped_until(message: Message, g: Guardrails, now: datetime) -> datetime | None:
