@@ -5,3 +5,8 @@ class LedgerConfig(AppConfig):
     name = "arrears.ledger"
     label = "ledger"
     verbose_name = "AR ledger"
+
+    def ready(self) -> None:
+        from .lookups import lookups_register
+
+        lookups_register()

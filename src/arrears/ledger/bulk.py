@@ -68,6 +68,44 @@ def rows_insert(
         )
 
 
+def rows_insert_new(
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, json_column: int = -1
+) -> None:
+    """Insert ``rows`` into ``table``, skipping those that would break a
+    unique constraint (rows already there: a re-run, another worker).
+
+    On PostgreSQL the rows are copied into a temporary table first, then
+    moved with one ``INSERT ... ON CONFLICT DO NOTHING``: an ORM insert of
+    as many rows spends most of its time compiling the statement.
+    """
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if connection.vendor != "postgresql":
+        placeholders = ", ".join(["%s"] * len(columns))
+        convert = _sqlite_converter()
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+                [[convert(v) for v in row] for row in rows],
+            )
+        return
+    staging = f"{table}_staging"
+    with connection.cursor() as cursor:
+        # Dropped with the transaction that created it or at commit, so a
+        # failed chunk leaves nothing behind.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DROP"
+            f" AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+    rows_insert(staging, columns, rows, json_column=json_column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
+
+
 def values_by_ref(
     model: type[Model], refs: Sequence[str], columns: Sequence[str]
 ) -> list[tuple[Any, ...]]:

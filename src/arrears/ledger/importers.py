@@ -20,8 +20,9 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from arrears.domain.masterdata import (
@@ -759,4 +760,20 @@ def rows_import(
             updated=summary.updated,
             unchanged=summary.unchanged,
         )
+    if summary.created + summary.updated >= ANALYZE_AFTER:
+        _statistics_refresh()
     return summary
+
+
+# PostgreSQL plans from table statistics that autovacuum refreshes only a
+# while after a bulk load; queries right after a large import (the day's
+# run) would be planned for the empty tables.
+ANALYZE_AFTER = 10_000
+
+
+def _statistics_refresh() -> None:
+    if connection.vendor != "postgresql":
+        return
+    tables = [m._meta.db_table for m in apps.get_app_config("ledger").get_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")

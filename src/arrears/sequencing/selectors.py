@@ -174,7 +174,7 @@ def customer_rows(
     an empty list when none is left."""
     qs = Customer.objects.filter(pk__gt=after_id)
     if ids is not None:
-        qs = qs.filter(pk__in=list(ids))
+        qs = qs.filter(pk__any=list(ids))
     if partition is not None:
         k, n = partition
         qs = qs.alias(part=Mod(F("pk"), Value(n))).filter(part=k)
@@ -197,7 +197,7 @@ def customer_rows(
 
 
 def _open_invoices(ids: list[int], as_of: date, *, balances_as_of: bool) -> list[dict[str, Any]]:
-    base = Invoice.objects.filter(customer_id__in=ids).order_by()
+    base = Invoice.objects.filter(customer_id__any=ids).order_by()
     fields = ("pk", "ref", "customer_id", "issue_date", "due_date", "currency")
     if balances_as_of:
         rows = open_invoices_as_of(as_of, base).values(*fields, "open_as_of")
@@ -219,7 +219,7 @@ def _payment_histories(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]
         .values("last")
     )
     rows = (
-        Invoice.objects.filter(customer_id__in=ids, status=InvoiceStatus.PAID)
+        Invoice.objects.filter(customer_id__any=ids, status=InvoiceStatus.PAID)
         .order_by()
         .annotate(paid_on=paid_on)
         .filter(paid_on__gt=as_of - timedelta(days=HISTORY_DAYS), paid_on__lte=as_of)
@@ -265,7 +265,7 @@ def blocked_channels_by_customer(ids: Sequence[int]) -> dict[int, dict[Kind, str
     (one query); every id given has an entry, empty when all are usable."""
     contacts: dict[int, list[Any]] = {pk: [] for pk in ids}
     for contact in (
-        Contact.objects.filter(customer_id__in=list(ids), is_active=True)
+        Contact.objects.filter(customer_id__any=list(ids), is_active=True)
         .order_by()
         .values(
             "customer_id",
@@ -288,7 +288,7 @@ def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
     past: dict[int, list[PastAction]] = defaultdict(list)
     rows = (
         Action.objects.filter(
-            customer_id__in=ids, status__in=_PAST_STATUSES, planned_for__lte=as_of
+            customer_id__any=ids, status__in=_PAST_STATUSES, planned_for__lte=as_of
         )
         .order_by()
         .values_list("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step")

@@ -21,7 +21,7 @@ from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
-from arrears.ledger.bulk import rows_insert
+from arrears.ledger.bulk import rows_insert, rows_insert_new
 from arrears.ledger.models import Activity, Customer, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
 from arrears.portal.onboarding import onboarding_review
@@ -252,24 +252,49 @@ class RunSummary:
         }
 
 
-def _action_row(planned: PlannedAction, run: CustomerRun, run_id: str, now: datetime) -> Action:
-    return Action(
-        customer_id=run.id,
-        invoice_refs=list(planned.invoice_refs),
-        kind=planned.kind.value,
-        stage=planned.stage.value,
-        step=planned.step,
-        planned_for=planned.planned_for,
-        planned_at=planned.planned_at,
-        reason=planned.reason,
-        template=planned.template or planned.script or "",
-        deadline=planned.deadline,
-        policy_name=run.policy.name,
-        policy_version=run.policy.version,
-        requires_approval=planned.requires_approval,
-        idempotency_key=planned.idempotency_key,
-        run_id=run_id,
-        created_at=now,
+# The columns an action row is inserted with (plain SQL: no ORM defaults).
+_ACTION_COLUMNS = (
+    "customer_id",
+    "invoice_refs",
+    "kind",
+    "stage",
+    "step",
+    "planned_for",
+    "planned_at",
+    "status",
+    "reason",
+    "template",
+    "deadline",
+    "policy_name",
+    "policy_version",
+    "requires_approval",
+    "idempotency_key",
+    "run_id",
+    "created_at",
+)
+
+
+def _action_row(
+    planned: PlannedAction, run: CustomerRun, run_id: str, now: datetime
+) -> tuple[Any, ...]:
+    return (
+        run.id,
+        list(planned.invoice_refs),
+        planned.kind.value,
+        planned.stage.value,
+        planned.step,
+        planned.planned_for,
+        planned.planned_at,
+        ActionStatus.PLANNED.value,
+        planned.reason,
+        planned.template or planned.script or "",
+        planned.deadline,
+        run.policy.name,
+        run.policy.version,
+        planned.requires_approval,
+        planned.idempotency_key,
+        run_id,
+        now,
     )
 
 
@@ -289,10 +314,11 @@ def _chunk_persist(
     ids = [run.id for run in runs]
     run_id = uuid.uuid4().hex
     if planned:
-        Action.objects.bulk_create(
+        rows_insert_new(
+            Action._meta.db_table,
+            _ACTION_COLUMNS,
             [_action_row(p, run, run_id, now) for run, p in planned],
-            batch_size=1000,
-            ignore_conflicts=True,
+            json_column=_ACTION_COLUMNS.index("invoice_refs"),
         )
         created = list(
             Action.objects.filter(run_id=run_id)
@@ -357,7 +383,7 @@ def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
         action=OuterRef("pk"), invoice__status=InvoiceStatus.OPEN
     )
     stale = list(
-        Action.objects.filter(customer_id__in=customer_ids, status=ActionStatus.PLANNED)
+        Action.objects.filter(customer_id__any=customer_ids, status=ActionStatus.PLANNED)
         .filter(~Exists(open_link))
         .order_by()
         .values_list("id", "customer_id", "idempotency_key")
@@ -365,7 +391,7 @@ def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     if not stale:
         return
     # Conditional: an action done or cancelled meanwhile stays as it is.
-    Action.objects.filter(id__in=[s[0] for s in stale], status=ActionStatus.PLANNED).update(
+    Action.objects.filter(id__any=[s[0] for s in stale], status=ActionStatus.PLANNED).update(
         status=ActionStatus.CANCELLED
     )
     summary.cancelled += len(stale)

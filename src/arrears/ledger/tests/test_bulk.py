@@ -1,0 +1,78 @@
+"""The bulk helpers: ``__any`` membership, inserts that skip existing rows,
+and fresh planner statistics after a large import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from arrears.ledger import importers
+from arrears.ledger.bulk import rows_insert_new
+from arrears.ledger.models import Customer, Invoice
+
+from .import_runs import import_csv
+
+INVOICES = "\n".join(
+    ["invoice_ref,customer_ref,issue_date,due_date,amount,currency"]
+    + [f"I{n},C1,2024-01-0{n},2024-02-0{n},{n}0.00,USD" for n in range(1, 4)]
+    + ["J1,C2,2024-01-05,2024-02-04,80.00,EUR"]
+)
+
+
+@pytest.fixture
+def invoices(customers: None, csv_file: Callable[[str, str], Path]) -> None:
+    outcome = import_csv("invoices", csv_file("invoices.csv", INVOICES))
+    assert outcome.code == 0, outcome.stderr
+
+
+def test_any_matches_exactly_the_ids_given(invoices: None) -> None:
+    c1, c2, c3 = (Customer.objects.get(ref=r).pk for r in ("C1", "C2", "C3"))
+    refs = sorted(Invoice.objects.filter(customer_id__any=[c1, c3]).values_list("ref", flat=True))
+    assert refs == ["I1", "I2", "I3"]
+    assert list(Invoice.objects.filter(customer__any=[c2]).values_list("ref", flat=True)) == ["J1"]
+    assert not Invoice.objects.filter(customer_id__any=[]).exists()
+    # Combined with other conditions and negated, as querysets use it.
+    assert Invoice.objects.exclude(customer_id__any=[c1]).count() == 1
+
+
+def test_any_sends_one_parameter_on_postgresql(invoices: None) -> None:
+    ids = list(Customer.objects.values_list("pk", flat=True))
+    sql, params = Invoice.objects.filter(customer_id__any=ids).query.sql_with_params()
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in sql and len(params) == 1
+    else:
+        assert len(params) == len(ids)
+
+
+def test_insert_new_skips_rows_that_exist(customers: None) -> None:
+    table = Customer._meta.db_table
+    columns: tuple[str, ...] = ("ref", "name")
+    existing = Customer.objects.get(ref="C1")
+    # Every NOT NULL column without a database default is needed in plain SQL.
+    fields = [
+        f
+        for f in Customer._meta.concrete_fields
+        if not f.primary_key and not f.null and f.column not in columns
+    ]
+    columns += tuple(f.column for f in fields)
+    fill = tuple(getattr(existing, f.attname) for f in fields)
+    rows_insert_new(table, columns, [("C1", "changed", *fill), ("C9", "New Co", *fill)])
+    assert Customer.objects.get(ref="C1").name == existing.name
+    assert Customer.objects.get(ref="C9").name == "New Co"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statistics")
+def test_a_large_import_refreshes_the_planner_statistics(
+    customers: None, csv_file: Callable[[str, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importers, "ANALYZE_AFTER", 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'ledger_invoice'")
+        before = cursor.fetchone()[0]
+        assert import_csv("invoices", csv_file("invoices.csv", INVOICES)).code == 0
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'ledger_invoice'")
+        after = cursor.fetchone()[0]
+    assert before <= 0 and after == 4
