@@ -206,6 +206,8 @@ ARREARS_RUN_AT = os.environ.get("ARREARS_RUN_AT", "06:00").strip()
 if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", ARREARS_RUN_AT):
     raise ImproperlyConfigured(f"ARREARS_RUN_AT={ARREARS_RUN_AT!r} is not a time (use HH:MM)")
 ARREARS_RUN_PARTITIONS = envint("ARREARS_RUN_PARTITIONS", 1)
+# Processes of an inline daily run on PostgreSQL; 0: one per CPU.
+ARREARS_RUN_JOBS = envint("ARREARS_RUN_JOBS", 0)
 
 
 def approval_limits(raw: str) -> tuple[tuple[str, Decimal | None], ...]:

@@ -4,14 +4,18 @@ records what it did in the activity log."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
@@ -409,12 +413,24 @@ def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     )
 
 
+def run_jobs() -> int:
+    """How many processes an inline run uses on PostgreSQL:
+    ``ARREARS_RUN_JOBS``, where 0 (the default) means one per CPU."""
+    jobs = int(settings.ARREARS_RUN_JOBS) or (os.cpu_count() or 1)
+    return max(1, min(jobs, MAX_JOBS))
+
+
+MAX_JOBS = 16
+
+
 def run_daily(
     *,
     as_of: date,
     dry_run: bool = False,
     partition: tuple[int, int] | None = None,
     chunk_size: int = CHUNK,
+    jobs: int | None = None,
+    on_customers: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Evaluate the collection policy for every customer (or those of one
     ``partition`` (K, N): id % N == K) on ``as_of`` and store the actions it
@@ -425,17 +441,98 @@ def run_daily(
     picks up where it stopped: actions already planned are counted in
     ``already_planned``, never created twice. ``dry_run`` writes nothing and
     reports what would be created.
+
+    On PostgreSQL a whole run uses ``jobs`` processes (default
+    ``run_jobs()``), each running one partition. It stays in this process
+    on SQLite (one writer at a time) and inside a transaction (whose data
+    other processes cannot see).
+    ``on_customers`` is told how many customers each chunk held.
     """
     started = time.perf_counter()
-    summary = RunSummary(as_of)
     if not dry_run and (partition is None or partition[0] == 0):
-        # Settle promises once per run (partition 0 does it): a broken one
-        # opens an escalation task. Holds never depend on it: a promise
-        # holds only until its date plus grace.
-        promises_review(as_of=as_of)
-        disputes_review(as_of=as_of)
-        payment_plans_review(as_of=as_of)
-        onboarding_review(as_of=as_of)
+        _reviews(as_of)
+    jobs = run_jobs() if jobs is None else jobs
+    parallel = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if partition is None and jobs > 1 and parallel:
+        summary = _in_processes(as_of, dry_run, jobs, chunk_size, on_customers)
+    else:
+        summary = _partition_run(as_of, dry_run, partition, chunk_size, on_customers)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _reviews(as_of: date) -> None:
+    # Settle promises once per run (partition 0 does it): a broken one
+    # opens an escalation task. Holds never depend on it: a promise
+    # holds only until its date plus grace.
+    promises_review(as_of=as_of)
+    disputes_review(as_of=as_of)
+    payment_plans_review(as_of=as_of)
+    onboarding_review(as_of=as_of)
+
+
+# Customers done in all processes of a parallel run (set in each child).
+_done_counter: Any = None
+
+
+def _child_start(counter: Any) -> None:
+    global _done_counter
+    _done_counter = counter
+
+
+def _child_count(n: int) -> None:
+    with _done_counter.get_lock():
+        _done_counter.value += n
+
+
+def _child_run(as_of: date, dry_run: bool, partition: tuple[int, int], chunk_size: int) -> Any:
+    try:
+        return _partition_run(as_of, dry_run, partition, chunk_size, _child_count)
+    finally:
+        connections.close_all()
+
+
+def _in_processes(
+    as_of: date,
+    dry_run: bool,
+    jobs: int,
+    chunk_size: int,
+    on_customers: Callable[[int], None] | None,
+) -> RunSummary:
+    """Run partitions (K, jobs) in ``jobs`` forked processes and add up
+    their summaries. The database does its share of the work in its own
+    processes meanwhile, so this helps even with as many jobs as CPUs."""
+    # A forked child must not share this process's connection.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    with context.Pool(jobs, initializer=_child_start, initargs=(counter,)) as pool:
+        pending = pool.starmap_async(
+            _child_run, [(as_of, dry_run, (k, jobs), chunk_size) for k in range(jobs)]
+        )
+        reported = 0
+        while not pending.ready():
+            pending.wait(0.2)
+            if on_customers is not None and counter.value > reported:
+                on_customers(counter.value - reported)
+                reported = counter.value
+        parts = pending.get()
+    if on_customers is not None and counter.value > reported:
+        on_customers(counter.value - reported)
+    summary = RunSummary(as_of)
+    for part in parts:
+        summary.add(part)
+    return summary
+
+
+def _partition_run(
+    as_of: date,
+    dry_run: bool,
+    partition: tuple[int, int] | None,
+    chunk_size: int,
+    on_customers: Callable[[int], None] | None,
+) -> RunSummary:
+    summary = RunSummary(as_of)
     book = PolicyBook()
     balances_as_of = as_of < timezone.localdate()
     after = 0
@@ -463,8 +560,9 @@ def run_daily(
             summary.actions_created += len(planned)
             for _, action in planned:
                 summary.by_kind[action.kind.value] += 1
-            continue
-        _chunk_persist(runs, planned, summary)
-        _segments_store(runs, as_of)
-    summary.seconds = time.perf_counter() - started
+        else:
+            _chunk_persist(runs, planned, summary)
+            _segments_store(runs, as_of)
+        if on_customers is not None:
+            on_customers(len(runs))
     return summary

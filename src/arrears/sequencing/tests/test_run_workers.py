@@ -266,3 +266,30 @@ def test_two_worker_processes_start_the_days_run_once(
     # A third worker the same day finds the run started.
     arrears_run("worker", "--once", env=env)
     assert ScheduledRun.objects.count() == 1 and Action.objects.count() == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel runs need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_run_in_two_processes_plans_what_one_process_plans(
+    importer: Callable[[str, str], ImportSummary],
+) -> None:
+    customers, invoices = ledger_csv(48, AS_OF)
+    importer("customers", customers)
+    importer("invoices", invoices)
+    single = run_daily(as_of=AS_OF, jobs=1)
+    expected, expected_outbox = planned_actions(), outbox_rows()
+    forget_the_run()
+    done: list[int] = []
+
+    parallel = run_daily(as_of=AS_OF, jobs=2, on_customers=done.append)
+
+    assert parallel.actions_created == single.actions_created == len(expected) > 20
+    assert parallel.customers_evaluated == sum(done) == 48
+    assert parallel.by_kind == single.by_kind
+    assert planned_actions() == expected
+    assert outbox_rows() == expected_outbox
+    # Each process inserted its partition's chunk (48 customers: one chunk each).
+    assert Action.objects.values("run_id").distinct().count() == 2
+    # A second run the same day, in two processes again, creates nothing.
+    again = run_daily(as_of=AS_OF, jobs=2)
+    assert again.actions_created == 0 and again.already_planned == len(expected)
