@@ -106,6 +106,21 @@ def rows_insert_new(
         cursor.execute(f"TRUNCATE {staging}")
 
 
+# PostgreSQL plans from table statistics that autovacuum refreshes only a
+# while after a bulk load: the queries right after a large import or the
+# first daily run would be planned as for the tables before it.
+ANALYZE_AFTER = 10_000
+
+
+def statistics_refresh(models: Sequence[type[Model]]) -> None:
+    """Refresh the planner's statistics of ``models``' tables (PostgreSQL;
+    elsewhere nothing). Call after writing ``ANALYZE_AFTER`` rows or more."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in models)}")
+
+
 def values_by_ref(
     model: type[Model], refs: Sequence[str], columns: Sequence[str]
 ) -> list[tuple[Any, ...]]:

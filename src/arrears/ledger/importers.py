@@ -22,7 +22,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from arrears.domain.masterdata import (
@@ -38,7 +38,7 @@ from arrears.domain.masterdata import (
 )
 from arrears.domain.money import MoneyError, is_currency, parse_amount, quantum
 
-from .bulk import rows_insert, values_by_ref
+from .bulk import ANALYZE_AFTER, rows_insert, statistics_refresh, values_by_ref
 from .csvfiles import COLUMNS, KEPT_WHEN_ABSENT, Row, RowError, header
 from .models import (
     Activity,
@@ -761,19 +761,5 @@ def rows_import(
             unchanged=summary.unchanged,
         )
     if summary.created + summary.updated >= ANALYZE_AFTER:
-        _statistics_refresh()
+        statistics_refresh(list(apps.get_app_config("ledger").get_models()))
     return summary
-
-
-# PostgreSQL plans from table statistics that autovacuum refreshes only a
-# while after a bulk load; queries right after a large import (the day's
-# run) would be planned for the empty tables.
-ANALYZE_AFTER = 10_000
-
-
-def _statistics_refresh() -> None:
-    if connection.vendor != "postgresql":
-        return
-    tables = [m._meta.db_table for m in apps.get_app_config("ledger").get_models()]
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(tables)}")

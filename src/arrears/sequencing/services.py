@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from arrears.cases.plans import payment_plans_review
 from arrears.cases.services import disputes_review, promises_review
+from arrears.comms.models import Message, Task
 from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
-from arrears.ledger.bulk import rows_insert, rows_insert_new
+from arrears.ledger.bulk import ANALYZE_AFTER, rows_insert, rows_insert_new, statistics_refresh
 from arrears.ledger.models import Activity, Customer, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
 from arrears.portal.onboarding import onboarding_review
@@ -457,6 +458,8 @@ def run_daily(
         summary = _in_processes(as_of, dry_run, jobs, chunk_size, on_customers)
     else:
         summary = _partition_run(as_of, dry_run, partition, chunk_size, on_customers)
+    if summary.actions_created >= ANALYZE_AFTER:
+        statistics_refresh([Action, ActionInvoice, Message, Task, Activity, CustomerSegment])
     summary.seconds = time.perf_counter() - started
     return summary
 
