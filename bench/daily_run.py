@@ -7,6 +7,10 @@ Targets (DESIGN.md §7, 2-core machine, PostgreSQL): the run ≤ 60 s, an
 immediate re-run ≤ 20 s creating 0 actions, peak RSS ≤ 1 GiB, the run
 within 5x of ``floor_s`` (the time to merely stream the open invoices out
 of the database).
+
+On PostgreSQL the run uses ``ARREARS_RUN_JOBS`` processes (default: one per
+CPU; printed as ``jobs``), and ``peak_rss_mb`` is the largest one process
+reached; SQLite runs in one process.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ for row in (
 ):
     n += 1
 print(n)
+"""
+
+# The processes an inline run uses with this environment.
+JOBS = """
+from django.db import connection
+from arrears.sequencing.services import run_jobs
+print(run_jobs() if connection.vendor == "postgresql" else 1)
 """
 
 
@@ -63,6 +74,7 @@ def main() -> None:
     first = run_child([*ARREARS, "run", *when, "--json"], env)
     again = run_child([*ARREARS, "run", *when, "--json"], env)
     floor = run_child([*ARREARS, "shell", "-c", FLOOR], env)
+    jobs = run_child([*ARREARS, "shell", "-c", JOBS], env)
     run, rerun = json.loads(first.stdout), json.loads(again.stdout)
     print(
         json.dumps(
@@ -75,6 +87,7 @@ def main() -> None:
                 "rerun_actions": rerun["actions_created"],
                 "floor_s": round(floor.seconds, 2),
                 "peak_rss_mb": round(max(first.peak_rss_mb, again.peak_rss_mb), 1),
+                "jobs": int(jobs.stdout.split()[-1]),
                 "open_invoices": int(floor.stdout.split()[-1]),
                 "actions": run["actions_created"],
                 "by_kind": {k: n for k, n in run["by_kind"].items() if n},
