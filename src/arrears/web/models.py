@@ -1,5 +1,6 @@
 """Rows the staff app owns: documents attached to a customer (a signed
-agreement, a proof of delivery, a remittance advice)."""
+agreement, a proof of delivery, a remittance advice), and the worklist's
+ranks of tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.db import models
 
+from arrears.comms.models import Task
 from arrears.ledger.models import Customer, Invoice
 
 
@@ -45,3 +47,22 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TaskRank(models.Model):
+    """An open task's rank on the worklist (``arrears.web.ranking``), in the
+    parts that change only with the ledger: ``risk`` = amount at risk x
+    segment weight, ``since`` = the due date of the oldest invoice counted
+    (None: none). The day's priority is computed from them when the list is
+    read, so the days past due moving on rewrite nothing. A row of its own,
+    narrow, so that ranking tens of thousands of new tasks writes little;
+    none until the task is first ranked."""
+
+    task = models.OneToOneField(
+        Task, primary_key=True, on_delete=models.CASCADE, related_name="rank"
+    )
+    risk = models.DecimalField(max_digits=30, decimal_places=4)
+    since = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"task {self.task_id}: {self.risk} since {self.since}"

@@ -1,7 +1,8 @@
 """The loop of ``arrears worker``: in each pass it starts the day's run when
 it is due (``arrears.sequencing.schedule``), runs queued background tasks
-(django-tasks-db's worker, one batch) and delivers due messages from the
-outbox (``arrears.comms.outbox``). Any number of workers on any number of
+(django-tasks-db's worker, one batch), ranks the worklists' tasks after the
+day's run or a partition of it (``arrears.web.ranking``) and delivers due
+messages from the outbox (``arrears.comms.outbox``). Any number of workers on any number of
 machines share one database: tasks, messages and the day's run are each
 claimed by exactly one of them.
 
@@ -27,10 +28,13 @@ from django_tasks_db.models import DBTaskResult
 
 from arrears.cases.tasks import cases_pass
 from arrears.comms.catalog import templates_sync
+from arrears.comms.models import Task
 from arrears.comms.outbox import DeliverySummary, outbox_deliver, worker_name
 from arrears.reports.digest import digest_send_weekly
 from arrears.sequencing.models import ScheduledRun
 from arrears.sequencing.schedule import scheduled_run_start
+
+from .ranking import tasks_rank, unranked
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -57,6 +61,8 @@ class PassResult:
     more at once."""
 
     tasks: int = 0
+    # Worklist ranks stored (after the day's run or a partition of it).
+    ranked: int = 0
     delivery: DeliverySummary = field(default_factory=DeliverySummary)
     run: ScheduledRun | None = None
     # What failed in this pass ("step: error"); the loop goes on.
@@ -91,6 +97,8 @@ class PassResult:
                 + (f", {created} actions" if created is not None else "")
                 + ")"
             )
+        if self.ranked:
+            parts.append(f"{self.ranked} worklist rank(s) updated")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s): " + "; ".join(self.errors))
         return ", ".join(parts)
@@ -156,6 +164,8 @@ class WorkerLoop:
             self._step(result, "weekly digest", lambda: digest_send_weekly(worker=self.name))
         if self.running:
             result.tasks = self._step(result, "tasks", self._run_tasks) or 0
+        if self.running and (result.run is not None or result.tasks):
+            result.ranked = self._step(result, "ranking", lambda: self._rank(result)) or 0
         if self.running:
             self._step(result, "outbox", lambda: self._deliver(result.delivery))
         if self.running:
@@ -175,6 +185,13 @@ class WorkerLoop:
             result.errors.append(f"{what}: {type(error).__name__}: {error}")
             close_old_connections()
             return None
+
+    def _rank(self, result: PassResult) -> int:
+        """After the day's run, rank every open task again (payments and
+        segments have moved); after its partitions (background tasks, the
+        only kind there is), the tasks they opened."""
+        tasks = None if result.run is not None else Task.objects.filter(unranked())
+        return tasks_rank(as_of=timezone.localdate(), tasks=tasks)
 
     def _deliver(self, total: DeliverySummary) -> None:
         # One message per call, so a stop request waits for one send at most
@@ -215,6 +232,7 @@ class WorkerLoop:
         while self.running:
             result = self.run_pass()
             total.tasks += result.tasks
+            total.ranked += result.ranked
             total.delivery.add(result.delivery)
             total.run = result.run or total.run
             total.errors += result.errors

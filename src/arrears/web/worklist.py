@@ -1,19 +1,16 @@
 """Reads for the worklist: the open tasks due today for one collector (or
 nobody), most urgent first, with everything a collector needs at hand.
 
-Priority = amount at risk * days past due * the segment's risk weight.
-
-- *amount at risk*: the open amount of the task's invoices; for a task
-  without invoices (an escalation, master data) the customer's overdue. It
-  adds amounts across currencies as plain numbers: a ranking, not money.
-- *days past due*: of the task's (or the customer's) oldest overdue invoice,
-  at least 1 so that work on current invoices still ranks by amount.
-- *risk weight*: risky 3, new 2, slow 1.5, good 1. The segment is the one
-  set by hand (CustomerPolicy), else the one the daily run stored
-  (CustomerSegment, read with the tasks: no extra query), else, for a
-  customer the run has not seen yet, computed as the policy computes it
-  (``arrears.domain.segments.segment_of``) from the last 12 months' paid
-  invoices (one query for all such customers).
+The order is the tasks' stored ranks (``arrears.web.ranking``: amount at
+risk * days past due * the segment's risk weight; ties: the earlier due
+task first, then the older one). A view counts the owner's due tasks and
+ranks those still without a rank (normally none, or the few opened since
+the daily run: a fixed few queries per RANK_CHUNK of them); the database
+then orders the tasks by today's priority and returns one page. No view
+reads invoices beyond its page's: the old way, ranking up to a thousand
+tasks in Python from their customers' open invoices on every view, took
+most of a second at a million invoices. The rows show their figures as the
+ledger stands now, computed with the same function for the page's tasks.
 
 The query count does not grow with the number of tasks: every read is one
 query for all tasks of the page (tests pin it).
@@ -29,25 +26,19 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from arrears.cases.models import DisputeLine, DisputeStatus, Promise, PromiseStatus
 from arrears.comms.models import Message, MessageStatus, Task, TaskKind, TaskStatus
-from arrears.domain.segments import PaymentHistory, Segment, SegmentOverride, segment_of
-from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
+from arrears.ledger.models import Contact, Customer, Invoice, InvoiceStatus
 
+from .ranking import RANK_FIELDS, Rank, priority_order, ranks_compute, tasks_rank, unranked
 from .roles import COLLECTOR, MANAGER_ROLES, is_manager
 
-SEGMENT_WEIGHTS: dict[str, Decimal] = {
-    Segment.RISKY: Decimal(3),
-    Segment.NEW: Decimal(2),
-    Segment.SLOW: Decimal("1.5"),
-    Segment.GOOD: Decimal(1),
-}
-# Tasks ranked per page view: the oldest-due first when there are more.
-MAX_CANDIDATES = 1000
+# Rows of the CSV export and the API's task list: the most urgent ones.
+MAX_EXPORTED = 1000
 PAGE_SIZE = 20
 TOUCHES_SHOWN = 3
 # Invoices listed in a row: the task's and the most overdue; the customer
@@ -104,7 +95,8 @@ class WorkItem:
 @dataclass(frozen=True)
 class Worklist:
     """One page of a worklist. ``owner`` is the collector whose list it is
-    (None: the unassigned tasks); ``total`` counts the ranked candidates."""
+    (None: the unassigned tasks); ``total`` counts its due tasks;
+    ``truncated``: the CSV export holds only the MAX_EXPORTED most urgent."""
 
     owner: User | None
     items: list[WorkItem]
@@ -112,6 +104,11 @@ class Worklist:
     page: int
     pages: int
     truncated: bool
+
+    @property
+    def exported(self) -> int:
+        """Rows the CSV export holds."""
+        return min(self.total, MAX_EXPORTED)
 
 
 def day_end(day: date) -> datetime:
@@ -159,169 +156,33 @@ def collectors_list() -> list[User]:
     )
 
 
-def _paid_histories(customer_ids: list[int], as_of: date) -> dict[int, PaymentHistory]:
-    """Per customer, invoices paid in the 12 months to ``as_of``: how many, how
-    many late, the average days late (one query)."""
-    paid_on = Subquery(
-        Allocation.objects.filter(invoice=OuterRef("pk"))
-        .order_by()
-        .values("invoice")
-        .annotate(last=Max("effective_on"))
-        .values("last")
-    )
-    rows = (
-        Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.PAID)
-        .order_by()
-        .annotate(paid_on=paid_on)
-        .filter(paid_on__gt=as_of - timedelta(days=365), paid_on__lte=as_of)
-        .values_list("customer_id", "due_date", "paid_on")
-    )
-    late: dict[int, list[int]] = defaultdict(list)
-    for customer_id, due, paid in rows:
-        late[customer_id].append((paid - due).days)
-    return {
-        pk: PaymentHistory(
-            paid_count=len(days),
-            paid_late_count=sum(1 for d in days if d > 0),
-            average_days_late=sum(days) / len(days),
-        )
-        for pk, days in late.items()
-    }
-
-
-# The columns ranking reads: no model instances for hundreds of candidates.
-_CANDIDATE_FIELDS = (
-    "pk",
-    "customer_id",
-    "invoice_refs",
-    "due_at",
-    "customer__customer_since",
-    "customer__policy_settings__segment",
-    "customer__policy_settings__segment_reason",
-    "customer__segment_state__segment",
-    "customer__segment_state__reason",
-)
-
-
-@dataclass(frozen=True)
-class _Ranked:
-    task_id: int
-    customer_id: int
-    refs: frozenset[str]
-    due_at: datetime
-    segment: str
-    segment_reason: str
-    weight: Decimal
-    amount: Decimal
-    currencies: list[str]
-    days_past_due: int
-    priority: Decimal
-    invoices: list[dict[str, Any]]
-
-
-def _segments(rows: list[dict[str, Any]], as_of: date) -> dict[int, tuple[str, str]]:
-    """Per customer, (segment, why): set by hand, else as the daily run last
-    stored it, else computed from the payment history (one query for all
-    the customers the run has not seen yet, none when it has seen them all)."""
-    result: dict[int, tuple[str, str]] = {}
-    missing: dict[int, date | None] = {}
-    for r in rows:
-        pk = r["customer_id"]
-        manual = r["customer__policy_settings__segment"]
-        if manual:
-            seg = segment_of(
-                PaymentHistory(),
-                as_of,
-                override=SegmentOverride(
-                    Segment(manual), r["customer__policy_settings__segment_reason"]
-                ),
-            )
-            result[pk] = (seg.segment.value, seg.reason)
-        elif r["customer__segment_state__segment"]:
-            result[pk] = (
-                r["customer__segment_state__segment"],
-                r["customer__segment_state__reason"],
-            )
-        else:
-            missing[pk] = r["customer__customer_since"]
-    histories = _paid_histories(list(missing), as_of) if missing else {}
-    for pk, since in missing.items():
-        h = histories.get(pk, PaymentHistory())
-        seg = segment_of(
-            PaymentHistory(
-                customer_since=since,
-                paid_count=h.paid_count,
-                paid_late_count=h.paid_late_count,
-                average_days_late=h.average_days_late,
-            ),
-            as_of,
-        )
-        result[pk] = (seg.segment.value, seg.reason)
-    return result
-
-
 def _open_invoices(customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per customer, the open invoices by due date, to list in the rows."""
     rows = (
         Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.OPEN)
         .order_by("due_date", "ref")
-        .values_list("customer_id", "ref", "due_date", "amount", "allocated", "currency")
+        .values_list("ref", "customer_id", "due_date", "amount", "allocated", "currency")
     )
     by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for customer_id, ref, due, amount, allocated, currency in rows:
+    for ref, customer_id, due, amount, allocated, currency in rows:
         by_customer[customer_id].append(
             {"ref": ref, "due_date": due, "open": amount - allocated, "currency": currency}
         )
     return by_customer
 
 
-def _rank(rows: list[dict[str, Any]], as_of: date) -> list[_Ranked]:
-    """The candidates (``_CANDIDATE_FIELDS`` rows), most urgent first."""
-    invoices = _open_invoices(list({r["customer_id"] for r in rows}))
-    segments = _segments(rows, as_of)
-    ranked = []
-    for r in rows:
-        open_rows = invoices.get(r["customer_id"], [])
-        refs = frozenset(r["invoice_refs"] or ())
-        mine = [i for i in open_rows if i["ref"] in refs] if refs else []
-        if not mine:
-            mine = [i for i in open_rows if i["due_date"] < as_of]
-        amount = sum((i["open"] for i in mine), Decimal(0))
-        oldest = min((i["due_date"] for i in mine), default=as_of)
-        days = max((as_of - oldest).days, 1)
-        segment, why = segments[r["customer_id"]]
-        weight = SEGMENT_WEIGHTS[segment]
-        ranked.append(
-            _Ranked(
-                task_id=r["pk"],
-                customer_id=r["customer_id"],
-                refs=refs,
-                due_at=r["due_at"],
-                segment=segment,
-                segment_reason=why,
-                weight=weight,
-                amount=amount,
-                currencies=sorted({i["currency"] for i in mine}),
-                days_past_due=days if mine else 0,
-                priority=amount * days * weight,
-                invoices=open_rows,
-            )
-        )
-    # Most urgent first; ties by when the task fell due, then its id.
-    ranked.sort(key=lambda x: (-x.priority, x.due_at, x.task_id))
-    return ranked
-
-
-def _item(task: Task, r: _Ranked, as_of: date) -> WorkItem:
+def _item(task: Task, r: Rank, invoices: list[dict[str, Any]], as_of: date) -> WorkItem:
+    refs = set(task.invoice_refs or ())
     # The task's own invoices first, then by due date (rows come sorted).
-    listed = sorted(r.invoices, key=lambda i: i["ref"] not in r.refs)[:INVOICES_SHOWN]
+    listed = sorted(invoices, key=lambda i: i["ref"] not in refs)[:INVOICES_SHOWN]
     return WorkItem(
         task=task,
         customer=task.customer,
         segment=r.segment,
         segment_reason=r.segment_reason,
         weight=r.weight,
-        amount_at_risk=r.amount,
-        currencies=r.currencies,
+        amount_at_risk=r.exposure.amount,
+        currencies=list(r.exposure.currencies),
         days_past_due=r.days_past_due,
         priority=r.priority,
         invoices=[
@@ -331,21 +192,30 @@ def _item(task: Task, r: _Ranked, as_of: date) -> WorkItem:
                 open_amount=i["open"],
                 currency=i["currency"],
                 days_past_due=(as_of - i["due_date"]).days,
-                in_task=i["ref"] in r.refs,
+                in_task=i["ref"] in refs,
                 disputed=False,
             )
             for i in listed
         ],
-        more_invoices=len(r.invoices) - len(listed),
+        more_invoices=len(invoices) - len(listed),
     )
 
 
-def _items(ranked: list[_Ranked], as_of: date) -> list[WorkItem]:
-    """Work items for ranked tasks, in their order (one query for the tasks)."""
-    tasks = Task.objects.select_related("customer", "assigned_to").in_bulk(
-        [r.task_id for r in ranked]
-    )
-    return [_item(tasks[r.task_id], r, as_of) for r in ranked if r.task_id in tasks]
+def _items(ids: list[int], as_of: date) -> list[WorkItem]:
+    """Work items for the tasks ``ids``, in that order, with their figures as
+    the ledger stands now: one query for the rows, ranking's few for the
+    figures, one for the invoices to list, one for the task instances."""
+    rows = list(Task.objects.filter(pk__in=ids).values(*RANK_FIELDS))
+    place = {pk: n for n, pk in enumerate(ids)}
+    rows.sort(key=lambda r: place[r["pk"]])
+    ranks = ranks_compute(rows, as_of)
+    invoices = _open_invoices(list({r.customer_id for r in ranks}))
+    objects = Task.objects.select_related("customer", "assigned_to").in_bulk(ids)
+    return [
+        _item(objects[r.task_id], r, invoices.get(r.customer_id, []), as_of)
+        for r in ranks
+        if r.task_id in objects
+    ]
 
 
 def _latest_per_customer(qs: QuerySet[Any], order: str, n: int) -> QuerySet[Any]:
@@ -428,39 +298,48 @@ def task_script_text(task: Task) -> str:
     return task.template_key
 
 
+def _ranked(tasks: QuerySet[Task], as_of: date, start: int, stop: int) -> list[int]:
+    """Ids of ``tasks`` from ``start`` to ``stop`` (exclusive) in the list's
+    order: most urgent first; ties: the earlier due, then the older task (one
+    opened since the list ranked its tasks, without a rank yet, last). Only
+    the ids: joining customers and segments for every task before sorting
+    would cost more than the sort."""
+    order = priority_order(as_of).desc(nulls_last=True)
+    return list(tasks.order_by(order, "due_at", "id").values_list("pk", flat=True)[start:stop])
+
+
 def worklist_page(*, owner: User | None, page: int = 1, now: datetime | None = None) -> Worklist:
     """Page ``page`` (from 1) of ``owner``'s worklist (None: unassigned),
     most urgent first. Callers check that the viewer may see it
     (``worklist_owner``). An empty list: nothing is due today."""
     now = now or timezone.now()
     as_of = timezone.localdate(now)
-    rows = list(
-        due_tasks(owner=owner, now=now)
-        .order_by("due_at", "id")
-        .values(*_CANDIDATE_FIELDS)[: MAX_CANDIDATES + 1]
-    )
-    truncated = len(rows) > MAX_CANDIDATES
-    ranked = _rank(rows[:MAX_CANDIDATES], as_of)
-    pages = max(1, -(-len(ranked) // PAGE_SIZE))
+    tasks = due_tasks(owner=owner, now=now)
+    counts = tasks.aggregate(total=Count("pk"), unranked=Count("pk", filter=unranked()))
+    if counts["unranked"]:
+        tasks_rank(as_of=as_of, tasks=tasks.filter(unranked()))
+    total = counts["total"]
+    pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    items = _items(ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], as_of)
+    items: list[WorkItem] = []
+    if total:
+        start = (page - 1) * PAGE_SIZE
+        items = _items(_ranked(tasks, as_of, start, start + PAGE_SIZE), as_of)
     if items:
         _details(items, as_of)
-    return Worklist(owner, items, len(ranked), page, pages, truncated)
+    return Worklist(owner, items, total, page, pages, truncated=total > MAX_EXPORTED)
 
 
 def worklist_ranked(*, owner: User | None, now: datetime | None = None) -> list[WorkItem]:
-    """The whole of ``owner``'s worklist (None: unassigned), most urgent
-    first, without the per-row details (contacts, touches, cases): for the
-    CSV export. At most MAX_CANDIDATES rows; a fixed number of queries."""
+    """The MAX_EXPORTED most urgent tasks of ``owner``'s worklist (None:
+    unassigned), in the page's order, without the per-row details (contacts,
+    touches, cases): for the CSV export and the API. A fixed number of
+    queries."""
     now = now or timezone.now()
     as_of = timezone.localdate(now)
-    rows = list(
-        due_tasks(owner=owner, now=now)
-        .order_by("due_at", "id")
-        .values(*_CANDIDATE_FIELDS)[:MAX_CANDIDATES]
-    )
-    return _items(_rank(rows, as_of), as_of)
+    tasks = due_tasks(owner=owner, now=now)
+    tasks_rank(as_of=as_of, tasks=tasks.filter(unranked()))
+    return _items(_ranked(tasks, as_of, 0, MAX_EXPORTED), as_of)
 
 
 def task_for(*, user: User, pk: int) -> Task:
@@ -475,7 +354,6 @@ def task_for(*, user: User, pk: int) -> Task:
 def work_item(*, task: Task, now: datetime | None = None) -> WorkItem:
     """One task as a worklist row, with its details."""
     as_of = timezone.localdate(now or timezone.now())
-    rows = list(Task.objects.filter(pk=task.pk).values(*_CANDIDATE_FIELDS))
-    [item] = _items(_rank(rows, as_of), as_of)
+    [item] = _items([task.pk], as_of)
     _details([item], as_of)
     return item

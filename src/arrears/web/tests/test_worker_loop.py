@@ -12,12 +12,14 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from pytest_django import Settings
 
-from arrears.comms.models import Message
+from arrears.comms.models import Message, Task, TaskKind
 from arrears.ledger.models import Contact, Customer, Invoice
 from arrears.sequencing.models import Action, ScheduledRun
 from arrears.sequencing.tasks import daily_run_partition
+from arrears.web.models import TaskRank
 from arrears.web.worker_loop import WorkerLoop
 
 AS_OF = date(2025, 3, 12)
@@ -103,3 +105,43 @@ def test_a_failing_daily_run_is_reported_and_the_worker_goes_on(
     with pytest.raises(CommandError, match="database on fire"):
         ScheduledRun.objects.all().delete()
         call_command("worker", "--once", stdout=io.StringIO())
+
+
+def _call(customer: Customer) -> Task:
+    now = timezone.now()
+    return Task.objects.create(
+        kind=TaskKind.CALL,
+        customer=customer,
+        title="Call",
+        invoice_refs=["I1"],
+        due_at=now,
+        created_at=now,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_ranks_the_open_tasks_after_the_days_run(
+    overdue: Customer, settings: Settings
+) -> None:
+    settings.ARREARS_RUN_AT = "00:00"
+    task = _call(overdue)
+    lines: list[str] = []
+
+    total = WorkerLoop(queues=["*"], log=lines.append).run(once=True)
+
+    assert total.ranked == 1
+    rank = TaskRank.objects.get(task=task)
+    assert rank.risk >= Decimal("100.00") and rank.since == date(2025, 1, 31)
+    assert any("1 worklist rank(s) updated" in line for line in lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_ranks_the_tasks_opened_while_it_ran_a_partition(overdue: Customer) -> None:
+    daily_run_partition.enqueue(AS_OF.isoformat(), 0, 1)
+    task = _call(overdue)
+
+    assert WorkerLoop(queues=["*"], schedule=False).run(once=True).ranked == 1
+    assert TaskRank.objects.filter(task=task).exists()
+    # A pass without background work ranks nothing.
+    _call(overdue)
+    assert WorkerLoop(queues=["*"], schedule=False).run(once=True).ranked == 0

@@ -4,17 +4,26 @@ Evaluates the collection policy for every customer and stores the actions
 it decides (idempotent: a second run the same day creates none). Inline by
 default; ``--partition K/N`` runs only customers with id % N == K, and
 ``--enqueue N`` queues N partition tasks for ``arrears worker`` processes.
+
+Then it ranks the open tasks for the worklists again (``arrears.web.ranking``;
+with ``--partition``, those of the partition's customers): the tasks it
+opened have no rank yet, and payments and segments may have moved others.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import F, Value
+from django.db.models.functions import Mod
 from django.utils import timezone
 
+from arrears.comms.models import Task
 from arrears.sequencing.services import run_daily
+from arrears.web.ranking import tasks_rank
 
 from ._dates import iso_date, partition
 
@@ -40,6 +49,7 @@ class Command(BaseCommand):
             return
         summary = run_daily(as_of=as_of, dry_run=options["dry_run"], partition=options["partition"])
         result = summary.as_dict()
+        ranked = None if options["dry_run"] else self._rank(options["partition"])
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
@@ -52,7 +62,19 @@ class Command(BaseCommand):
             + f", {result['already_planned']} already planned"
             + (f", {summary.cancelled} cancelled (invoices paid)" if summary.cancelled else "")
             + f" in {result['seconds']:.2f} s"
+            + (f"; {ranked[0]} worklist ranks updated in {ranked[1]:.2f} s" if ranked else "")
         )
+
+    def _rank(self, part: tuple[int, int] | None) -> tuple[int, float]:
+        """Rank the open tasks again: (ranks updated, seconds). Not in
+        ``--json``, whose keys are the contract's."""
+        started = time.perf_counter()
+        tasks = Task.objects.all()
+        if part is not None:
+            k, n = part
+            tasks = tasks.alias(part=Mod(F("customer_id"), Value(n))).filter(part=k)
+        count = tasks_rank(as_of=timezone.localdate(), tasks=tasks)
+        return count, time.perf_counter() - started
 
     def _enqueue(self, as_of: str, n: int, as_json: bool) -> None:
         from arrears.sequencing.tasks import daily_run_partition
