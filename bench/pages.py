@@ -11,6 +11,10 @@ collector's ``/worklist/`` and a customer's ``/customers/<ref>/`` (customers
 with tasks first: they have the richest pages), ``--requests`` times in all
 after a short warm-up, timing each on the client side.
 
+It also times ranking every open task for the worklists from scratch
+(``rank_all_s``: what ``arrears run`` does after a run that opened them all)
+and again with nothing changed (``rerank_s``: after a run that opened none).
+
 Target (DESIGN.md §7): worklist page p95 ≤ 200 ms at 100,000 customers and
 1,000,000 invoices on PostgreSQL.
 """
@@ -76,6 +80,21 @@ per = list(
     .values_list("n", flat=True)
 )
 print(json.dumps({{"refs": refs, "tasks": sum(per), "per_collector_max": max(per, default=0)}}))
+"""
+
+RANK = """
+import json, time
+from django.utils import timezone
+from arrears.web.models import TaskRank
+from arrears.web.ranking import tasks_rank
+TaskRank.objects.all().delete()
+started = time.perf_counter()
+ranked = tasks_rank(as_of=timezone.localdate())
+first = time.perf_counter() - started
+started = time.perf_counter()
+tasks_rank(as_of=timezone.localdate())
+again = time.perf_counter() - started
+print(json.dumps({"ranked": ranked, "rank_all_s": round(first, 2), "rerank_s": round(again, 2)}))
 """
 
 
@@ -166,10 +185,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests in all")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--weeks", type=int, default=4, help="weekly runs before today's")
+    parser.add_argument(
+        "--db-name", default="arrears_bench_pages", help="PostgreSQL database (dropped first)"
+    )
     args = parser.parse_args()
 
     write_files = _generator().write_files  # type: ignore[attr-defined]
-    env = database_env(args.db, "arrears_bench_pages")
+    env = database_env(args.db, args.db_name)
     with tempfile.TemporaryDirectory(prefix="arrears-bench-") as tmp:
         customer_file, invoice_file = write_files(Path(tmp), args.customers, args.invoices)
         run_child([*ARREARS, "migrate", "-v", "0"], env)
@@ -190,6 +212,7 @@ def main() -> None:
         run_child([*ARREARS, "shell", "-c", SAMPLE.format()], env).stdout.splitlines()[-1]
     )
     refs = sample["refs"] or [f"C{i:07d}" for i in range(min(args.customers, 500))]
+    ranking = json.loads(run_child([*ARREARS, "shell", "-c", RANK], env).stdout.splitlines()[-1])
 
     port = _free_port()
     server = _serve(env, port)
@@ -230,6 +253,8 @@ def main() -> None:
                 "tasks_per_collector_max": sample["per_collector_max"],
                 "runs": args.weeks + 1,
                 "runs_s": round(run_s, 2),
+                "rank_all_s": ranking["rank_all_s"],
+                "rerank_s": ranking["rerank_s"],
                 "requests": overall["n"],
                 "p50_ms": overall["p50_ms"],
                 "p95_ms": overall["p95_ms"],
