@@ -568,12 +568,14 @@ class InvoicePage:
     messages: list[Message]
     decision: str
     outcome: str
+    # Attached to this invoice on the customer page, newest first.
+    documents: list[Document] = field(default_factory=list)
 
 
 def invoice_page(*, invoice: Invoice, as_of: date) -> InvoicePage:
     """The invoice with its allocations, disputes, the actions and messages
-    that named it, and the policy's decision about it today (""/"" when the
-    policy does not consider it, e.g. paid)."""
+    that named it, the documents attached to it, and the policy's decision
+    about it today (""/"" when the policy does not consider it, e.g. paid)."""
     customer = invoice.customer
     explanation = customer_explain(customer=customer, as_of=as_of)
     decision = next(
@@ -602,6 +604,7 @@ def invoice_page(*, invoice: Invoice, as_of: date) -> InvoicePage:
         messages=messages,
         decision=decision.reason if decision else "",
         outcome=decision.outcome.value if decision else "",
+        documents=list(invoice.documents.all()),
     )
 
 

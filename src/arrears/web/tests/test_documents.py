@@ -86,6 +86,22 @@ def test_a_pdf_is_attached_stored_and_on_the_timeline(
     assert page.count(f'href="/documents/{document.pk}/"') == 2  # the list and the timeline
 
 
+def test_the_invoice_page_lists_the_documents_attached_to_that_invoice(
+    staff: Staff, customer: Customer
+) -> None:
+    client = signed_in(staff.ann)
+    _upload(client, customer, PDF, "delivery note.pdf", invoice_ref="C000-1", note="signed")
+    _upload(client, customer, PDF, "general terms.pdf")
+    document = Document.objects.get(name="delivery note.pdf")
+    page = client.get("/invoices/C000-1/").content.decode()
+    assert f'href="/documents/{document.pk}/">delivery note.pdf</a>' in page
+    assert "signed" in page and "general terms.pdf" not in page
+    other = client.get("/invoices/C000-2/").content.decode()
+    assert "delivery note.pdf" not in other
+    assert "No document attached to this invoice." in other
+    assert f'href="/customers/{customer.ref}/#actions"' in other
+
+
 def test_a_file_that_is_not_pdf_png_or_jpeg_is_refused(staff: Staff, customer: Customer) -> None:
     client = signed_in(staff.ann)
     where = _upload(client, customer, b"MZ\x90\x00 not really a pdf", "invoice.pdf")
