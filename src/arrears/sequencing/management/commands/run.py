@@ -13,6 +13,7 @@ opened have no rank yet, and payments and segments may have moved others.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -20,8 +21,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import F, Value
 from django.db.models.functions import Mod
 from django.utils import timezone
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from arrears.comms.models import Task
+from arrears.ledger.models import Customer
 from arrears.sequencing.services import run_daily
 from arrears.web.ranking import tasks_rank
 
@@ -47,7 +50,24 @@ class Command(BaseCommand):
         if options["enqueue"] is not None:
             self._enqueue(as_of.isoformat(), options["enqueue"], options["json"])
             return
-        summary = run_daily(as_of=as_of, dry_run=options["dry_run"], partition=options["partition"])
+        part = options["partition"]
+        show_progress = not options["json"] and sys.stderr.isatty()
+        with Progress(
+            TextColumn(f"run {as_of.isoformat()}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("customers"),
+            TimeRemainingColumn(),
+            disable=not show_progress,
+            transient=True,
+        ) as progress:
+            bar = progress.add_task("run", total=_customers(part) if show_progress else None)
+            summary = run_daily(
+                as_of=as_of,
+                dry_run=options["dry_run"],
+                partition=part,
+                on_customers=lambda n: progress.advance(bar, n),
+            )
         result = summary.as_dict()
         ranked = None if options["dry_run"] else self._rank(options["partition"])
         if options["json"]:
@@ -86,3 +106,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"as_of": as_of, "enqueued": n, "task_ids": ids}))
         else:
             self.stdout.write(f"{as_of}: queued {n} partition task(s) for `arrears worker`")
+
+
+def _customers(part: tuple[int, int] | None) -> int:
+    """How many customers the run evaluates (the progress bar's total)."""
+    customers = Customer.objects.all()
+    if part is not None:
+        k, n = part
+        customers = customers.alias(part=Mod(F("pk"), Value(n))).filter(part=k)
+    return customers.count()
