@@ -111,3 +111,96 @@ def test_dashboard_charts_render_with_data(page: Any, live_server: Any, staff: S
     assert re.match(r"M[\d.]+,[\d.]+", path.get_attribute("d") or "")
     assert chart.locator("circle.dot").count() > 0
     expect(page.locator(".agebar").first).to_be_visible()
+
+
+def test_a_contact_is_added_corrected_and_its_consent_recorded(
+    page: Any, live_server: Any, staff: Staff
+) -> None:
+    [customer] = customers_create(1, today=timezone.localdate())
+    sign_in(page, live_server.url, "ann")
+    page.goto(f"{live_server.url}/customers/{customer.ref}/")
+    page.get_by_role("link", name="Add a contact").click()
+    page.get_by_label("Name").fill("Dana Director")
+    page.get_by_label("Role").select_option("owner")
+    page.get_by_label("Phone").fill("12")  # too short to be a number
+    page.get_by_role("button", name="Add contact").click()
+    # Refused in place: the field says why and keeps what was typed.
+    phone = page.get_by_label("Phone")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_value("12")
+    expect(page.locator("#id_phone-err")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("Dana Director")
+    phone.fill("(202) 555-0199")
+    page.get_by_role("button", name="Add contact").click()
+    expect(page.locator(".flash")).to_contain_text("Contact Dana Director")
+    contacts = page.locator("section[aria-labelledby=contacts]")
+    expect(contacts).to_contain_text("Dana Director")
+    expect(contacts.get_by_role("link", name="+12025550199")).to_have_attribute(
+        "href", "tel:+12025550199"
+    )
+    page.get_by_role("link", name=re.compile("Edit Dana Director")).click()
+    consent = page.locator("section[aria-labelledby=contact-consent]")
+    calls = consent.locator("tr", has_text="Calls")
+    expect(calls).to_have_text(re.compile(r"Calls\s*yes\s*no"))  # consent, not opted out
+    page.get_by_label("Channel").select_option("call")
+    page.get_by_label("withdrawn consent").check()
+    page.get_by_label(re.compile("Source note")).fill("asked on the phone not to be called")
+    page.get_by_role("button", name="Record consent").click()
+    expect(consent).to_contain_text("asked on the phone not to be called")
+    expect(calls).to_have_text(re.compile(r"Calls\s*no\s*no"))
+    page.get_by_role("link", name=customer.name).click()
+    row = page.locator("section[aria-labelledby=contacts] tr", has_text="Dana Director")
+    expect(row).to_contain_text(re.compile(r"calls\s+no"))
+
+
+def test_a_contact_from_the_customers_file_keeps_its_fields_read_only(
+    page: Any, live_server: Any, staff: Staff
+) -> None:
+    [customer] = customers_create(1, today=timezone.localdate())
+    sign_in(page, live_server.url, "ann")
+    page.goto(f"{live_server.url}/customers/{customer.ref}/")
+    page.get_by_role("link", name=re.compile("^Edit")).first.click()
+    expect(page.locator(".notice")).to_contain_text("comes from the customers file")
+    expect(page.get_by_label(re.compile("^E-mail"))).to_have_attribute("readonly", "")
+    page.get_by_label("Name").fill("Accounts payable desk")
+    page.get_by_role("button", name="Save contact").click()
+    expect(page.locator(".flash")).to_contain_text("saved")
+    expect(page.get_by_label("Name")).to_have_value("Accounts payable desk")
+
+
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+def test_a_document_is_attached_to_an_invoice_and_listed_on_both_pages(
+    page: Any, live_server: Any, staff: Staff, tmp_path: Path, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    [customer] = customers_create(1, today=timezone.localdate())
+    sign_in(page, live_server.url, "ann")
+    page.goto(f"{live_server.url}/customers/{customer.ref}/")
+    page.get_by_text("Attach a document").click()
+    form = page.locator("form", has=page.get_by_label(re.compile("^File")))
+    form.get_by_label(re.compile("^File")).set_input_files(
+        {"name": "not a pdf.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00"}
+    )
+    form.get_by_role("button", name="Attach").click()
+    expect(page.locator(".flash")).to_contain_text("is not a PDF, PNG or JPEG file")
+    page.get_by_text("Attach a document").click()
+    form.get_by_label(re.compile("^File")).set_input_files(
+        {"name": "proof of delivery.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    form.get_by_label(re.compile("About invoice")).select_option(f"{customer.ref}-1")
+    form.get_by_label("Note").fill("signed by the driver")
+    form.get_by_role("button", name="Attach").click()
+    expect(page.locator(".flash")).to_contain_text("Document proof of delivery.pdf attached.")
+    documents = page.locator("section[aria-labelledby=documents]")
+    expect(documents.get_by_role("link", name="proof of delivery.pdf")).to_be_visible()
+    documents.get_by_role("link", name=f"{customer.ref}-1").click()
+    expect(page.get_by_role("heading", name=f"Invoice {customer.ref}-1")).to_be_visible()
+    listed = page.locator("section[aria-labelledby=documents]")
+    expect(listed).to_contain_text("signed by the driver")
+    with page.expect_download() as download:
+        listed.get_by_role("link", name="proof of delivery.pdf").click()
+    saved = tmp_path / "downloaded.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == PDF
