@@ -106,19 +106,24 @@ def rows_insert_new(
         cursor.execute(f"TRUNCATE {staging}")
 
 
-# PostgreSQL plans from table statistics that autovacuum refreshes only a
-# while after a bulk load: the queries right after a large import or the
-# first daily run would be planned as for the tables before it.
+# The databases plan queries from table statistics. PostgreSQL's autovacuum
+# refreshes them only a while after a bulk load, SQLite's never by itself:
+# the queries after a large import or the first daily run would be planned
+# as for the tables before it (on SQLite, a scan of every open invoice per
+# action to cancel).
 ANALYZE_AFTER = 10_000
 
 
 def statistics_refresh(models: Sequence[type[Model]]) -> None:
-    """Refresh the planner's statistics of ``models``' tables (PostgreSQL;
-    elsewhere nothing). Call after writing ``ANALYZE_AFTER`` rows or more."""
-    if connection.vendor != "postgresql":
-        return
+    """Refresh the planner's statistics of ``models``' tables. Call after
+    writing ``ANALYZE_AFTER`` rows or more."""
+    tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in models)}")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+        else:
+            for table in tables:
+                cursor.execute(f"ANALYZE {table}")
 
 
 def values_by_ref(
