@@ -149,7 +149,7 @@ def outbox_enqueue(action_ids: Sequence[int], *, now: datetime, actor_label: str
     if not action_ids:
         return
     rows = (
-        Action.objects.filter(id__in=list(action_ids))
+        Action.objects.filter(id__any=list(action_ids))
         .order_by("id")
         .values_list(
             "id",
