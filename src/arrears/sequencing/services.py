@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -457,16 +458,16 @@ def run_daily(
 
     On PostgreSQL a whole run uses ``jobs`` processes (default
     ``run_jobs()``), each running one partition. It stays in this process
-    on SQLite (one writer at a time) and inside a transaction (whose data
-    other processes cannot see).
+    on SQLite (one writer at a time), inside a transaction (whose data
+    other processes cannot see) and when this process runs other threads
+    (see ``_can_fork``).
     ``on_customers`` is told how many customers each chunk held.
     """
     started = time.perf_counter()
     if not dry_run and (partition is None or partition[0] == 0):
         _reviews(as_of)
     jobs = run_jobs() if jobs is None else jobs
-    parallel = connection.vendor == "postgresql" and not connection.in_atomic_block
-    if partition is None and jobs > 1 and parallel:
+    if partition is None and jobs > 1 and _can_fork():
         summary = _in_processes(as_of, dry_run, jobs, chunk_size, on_customers)
     else:
         summary = _partition_run(as_of, dry_run, partition, chunk_size, on_customers)
@@ -484,6 +485,17 @@ def _reviews(as_of: date) -> None:
     disputes_review(as_of=as_of)
     payment_plans_review(as_of=as_of)
     onboarding_review(as_of=as_of)
+
+
+def _can_fork() -> bool:
+    """Whether the run may fork its processes. Never when other threads run
+    (a web server, a test's live server): a child would inherit the locks
+    they hold at that moment and could wait on them forever."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and threading.active_count() == 1
+    )
 
 
 # Customers done in all processes of a parallel run (set in each child).

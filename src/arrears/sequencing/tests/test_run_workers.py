@@ -7,6 +7,7 @@ action. The day's scheduled run starts once, however many workers race.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +34,7 @@ from arrears.sequencing.schedule import (
     scheduled_run_claim,
     scheduled_run_start,
 )
-from arrears.sequencing.services import run_daily
+from arrears.sequencing.services import _can_fork, run_daily
 from arrears.web.tests.processes import arrears_run, arrears_start, process_env
 
 AS_OF = date(2025, 3, 12)
@@ -271,7 +272,7 @@ def test_two_worker_processes_start_the_days_run_once(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel runs need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_a_run_in_two_processes_plans_what_one_process_plans(
-    importer: Callable[[str, str], ImportSummary],
+    importer: Callable[[str, str], ImportSummary], tmp_path: Path
 ) -> None:
     customers, invoices = ledger_csv(48, AS_OF)
     importer("customers", customers)
@@ -279,17 +280,28 @@ def test_a_run_in_two_processes_plans_what_one_process_plans(
     single = run_daily(as_of=AS_OF, jobs=1)
     expected, expected_outbox = planned_actions(), outbox_rows()
     forget_the_run()
-    done: list[int] = []
 
-    parallel = run_daily(as_of=AS_OF, jobs=2, on_customers=done.append)
+    # A real `arrears run`: this test process may run other threads (a live
+    # server), and then a run never forks.
+    env = process_env(tmp_path, ARREARS_RUN_JOBS="2")
+    parallel = json.loads(arrears_run("run", "--as-of", AS_OF.isoformat(), "--json", env=env))
 
-    assert parallel.actions_created == single.actions_created == len(expected) > 20
-    assert parallel.customers_evaluated == sum(done) == 48
-    assert parallel.by_kind == single.by_kind
+    assert parallel["actions_created"] == single.actions_created == len(expected) > 20
+    assert parallel["customers_evaluated"] == 48
+    assert parallel["by_kind"] == single.by_kind
     assert planned_actions() == expected
     assert outbox_rows() == expected_outbox
     # Each process inserted its partition's chunk (48 customers: one chunk each).
     assert Action.objects.values("run_id").distinct().count() == 2
-    # A second run the same day, in two processes again, creates nothing.
-    again = run_daily(as_of=AS_OF, jobs=2)
+    # A second run the same day creates nothing, in this process (a thread
+    # is running: it must not fork) or in two.
+    stay = threading.Event()
+    thread = threading.Thread(target=stay.wait)
+    thread.start()
+    try:
+        assert not _can_fork()
+        again = run_daily(as_of=AS_OF, jobs=2)
+    finally:
+        stay.set()
+        thread.join()
     assert again.actions_created == 0 and again.already_planned == len(expected)

@@ -60,13 +60,18 @@ class Command(BaseCommand):
             TimeRemainingColumn(),
             disable=not show_progress,
             transient=True,
+            # Redrawn as customers are done, not by a thread of its own: the
+            # run forks its processes only while no other thread runs.
+            auto_refresh=False,
         ) as progress:
             bar = progress.add_task("run", total=_customers(part) if show_progress else None)
+
+            def advance(n: int) -> None:
+                progress.advance(bar, n)
+                progress.refresh()
+
             summary = run_daily(
-                as_of=as_of,
-                dry_run=options["dry_run"],
-                partition=part,
-                on_customers=lambda n: progress.advance(bar, n),
+                as_of=as_of, dry_run=options["dry_run"], partition=part, on_customers=advance
             )
         result = summary.as_dict()
         ranked = None if options["dry_run"] else self._rank(options["partition"])
