@@ -230,9 +230,11 @@ def _open_invoices(
     return by_customer
 
 
-def _payment_histories(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]:
-    """Per customer, over invoices paid in the 12 months up to ``as_of``: how
-    many, how many late and the average days late (one aggregate query)."""
+def paid_histories(ids: Sequence[int], as_of: date) -> dict[int, PaymentHistory]:
+    """Per customer id, over invoices paid in the 12 months up to ``as_of``:
+    how many, how many late and the average days late (one aggregate query;
+    a customer who paid none is absent). The other facts of the history
+    (customer since, promises, disputes) are left at their defaults."""
     paid_on = Subquery(
         Allocation.objects.filter(invoice=OuterRef("pk"))
         .order_by()
@@ -241,7 +243,7 @@ def _payment_histories(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]
         .values("last")
     )
     rows = (
-        Invoice.objects.filter(customer_id__any=ids, status=InvoiceStatus.PAID)
+        Invoice.objects.filter(customer_id__any=list(ids), status=InvoiceStatus.PAID)
         .order_by()
         .annotate(paid_on=paid_on)
         .filter(paid_on__gt=as_of - timedelta(days=HISTORY_DAYS), paid_on__lte=as_of)
@@ -251,8 +253,16 @@ def _payment_histories(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]
             late=Count("pk", filter=Q(paid_on__gt=F("due_date"))),
             days_late=Avg(_DaysBetween(F("paid_on"), F("due_date"))),
         )
+        .values_list("customer_id", "paid", "late", "days_late")
     )
-    return {r["customer_id"]: r for r in rows}
+    return {
+        pk: PaymentHistory(
+            paid_count=paid,
+            paid_late_count=late,
+            average_days_late=None if days_late is None else float(days_late),
+        )
+        for pk, paid, late, days_late in rows
+    }
 
 
 def _blocked_channels(contacts: list[dict[str, Any]]) -> dict[Kind, str]:
@@ -348,20 +358,18 @@ def customer_runs(
     ids_ = [c["pk"] for c in customers]
     holds = holds_for(ids_, as_of)
     invoices = _open_invoices(ids_, as_of, holds, balances_as_of=balances_as_of)
-    histories = _payment_histories(ids_, as_of)
+    histories = paid_histories(ids_, as_of)
     blocked = blocked_channels_by_customer(ids_)
     past = _past_actions(ids_, as_of)
     cases = case_history(ids_, as_of)
     runs = []
     for c in customers:
-        h = histories.get(c["pk"])
-        history = PaymentHistory(
+        broken, disputes = cases.get(c["pk"], (0, 0))
+        history = replace(
+            histories.get(c["pk"], PaymentHistory()),
             customer_since=c["customer_since"],
-            paid_count=h["paid"] if h else 0,
-            paid_late_count=h["late"] if h else 0,
-            average_days_late=float(h["days_late"]) if h and h["days_late"] is not None else None,
-            broken_promises=cases.get(c["pk"], (0, 0))[0],
-            disputes=cases.get(c["pk"], (0, 0))[1],
+            broken_promises=broken,
+            disputes=disputes,
         )
         override = (
             SegmentOverride(

@@ -35,9 +35,8 @@ amounts as they are now.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -49,7 +48,6 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    Max,
     Min,
     OuterRef,
     QuerySet,
@@ -62,7 +60,8 @@ from django.db.models.functions import Coalesce, Greatest
 
 from arrears.comms.models import Task, TaskStatus
 from arrears.domain.segments import PaymentHistory, Segment, SegmentOverride, segment_of
-from arrears.ledger.models import MONEY_PLACES, Allocation, Invoice, InvoiceStatus
+from arrears.ledger.models import MONEY_PLACES, Invoice, InvoiceStatus
+from arrears.sequencing.selectors import paid_histories
 
 from .models import TaskRank
 
@@ -167,36 +166,6 @@ def priority_order(as_of: date) -> Subquery:
     )
 
 
-def _paid_histories(customer_ids: list[int], as_of: date) -> dict[int, PaymentHistory]:
-    """Per customer, invoices paid in the 12 months to ``as_of``: how many, how
-    many late, the average days late (one query)."""
-    paid_on = Subquery(
-        Allocation.objects.filter(invoice=OuterRef("pk"))
-        .order_by()
-        .values("invoice")
-        .annotate(last=Max("effective_on"))
-        .values("last")
-    )
-    rows = (
-        Invoice.objects.filter(customer_id__in=customer_ids, status=InvoiceStatus.PAID)
-        .order_by()
-        .annotate(paid_on=paid_on)
-        .filter(paid_on__gt=as_of - timedelta(days=365), paid_on__lte=as_of)
-        .values_list("customer_id", "due_date", "paid_on")
-    )
-    late: dict[int, list[int]] = defaultdict(list)
-    for customer_id, due, paid in rows:
-        late[customer_id].append((paid - due).days)
-    return {
-        pk: PaymentHistory(
-            paid_count=len(days),
-            paid_late_count=sum(1 for d in days if d > 0),
-            average_days_late=sum(days) / len(days),
-        )
-        for pk, days in late.items()
-    }
-
-
 def _segments(rows: list[dict[str, Any]], as_of: date) -> dict[int, tuple[str, str]]:
     """Per customer, (segment, why): set by hand, else as the daily run last
     stored it, else computed from the payment history (one query for all
@@ -222,18 +191,10 @@ def _segments(rows: list[dict[str, Any]], as_of: date) -> dict[int, tuple[str, s
             )
         else:
             missing[pk] = r["customer__customer_since"]
-    histories = _paid_histories(list(missing), as_of) if missing else {}
+    histories = paid_histories(list(missing), as_of) if missing else {}
     for pk, since in missing.items():
-        h = histories.get(pk, PaymentHistory())
-        seg = segment_of(
-            PaymentHistory(
-                customer_since=since,
-                paid_count=h.paid_count,
-                paid_late_count=h.paid_late_count,
-                average_days_late=h.average_days_late,
-            ),
-            as_of,
-        )
+        history = replace(histories.get(pk, PaymentHistory()), customer_since=since)
+        seg = segment_of(history, as_of)
         result[pk] = (seg.segment.value, seg.reason)
     return result
 
