@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 from ninja.errors import HttpError
@@ -56,6 +55,7 @@ from .cases_schemas import (
     WriteOffIn,
     WriteOffOut,
 )
+from .requests import api_actor_label, api_user
 from .schemas import Message, money_text
 from .selectors import NotFound
 
@@ -79,16 +79,6 @@ def _answers() -> Iterator[None]:
         raise HttpError(403, str(error)) from None
     except _REJECTIONS as error:
         raise HttpError(422, str(error)) from None
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "BearerToken authenticated the request"
-    return user
-
-
-def _label(request: HttpRequest) -> str:
-    return f"api:{_user(request).get_username()}"
 
 
 def _task(task_id: int | None, customer_id: int, kind: str) -> Task | None:
@@ -133,7 +123,7 @@ def approvals_list(request: HttpRequest, filters: Query[ApprovalFilters]) -> App
     """Approval requests, newest first (at most 500); ``waiting_for_me``: the
     ones the token's user may decide now, oldest first."""
     if filters.waiting_for_me:
-        items = approvals_waiting_for(_user(request))
+        items = approvals_waiting_for(api_user(request))
     else:
         queryset = Approval.objects.select_related("customer")
         if filters.status:
@@ -161,8 +151,8 @@ def approvals_decide(request: HttpRequest, approval_id: int, payload: DecisionIn
         approval = approval_decide(
             approval=_approval(approval_id),
             approve=payload.approve,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
             note=payload.note,
         )
     return ApprovalOut.build(approval)
@@ -197,8 +187,8 @@ def credit_hold_create(
         hold = credit.credit_hold_place(
             customer=customer,
             reason=payload.reason,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
             task=_task(payload.task_id, customer.pk, TaskKind.CREDIT_HOLD),
         )
     return Status(201, HoldOut.build(hold))
@@ -218,8 +208,8 @@ def credit_hold_propose(
         approval = credit.credit_hold_propose(
             customer=customer,
             reason=payload.reason,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
             task=_task(payload.task_id, customer.pk, TaskKind.CREDIT_HOLD),
         )
     return Status(201, ApprovalOut.build(approval))
@@ -235,7 +225,10 @@ def credit_hold_release(request: HttpRequest, customer_ref: str, payload: Reason
     customer = selectors.customer_for_write(customer_ref=customer_ref)
     with _answers():
         hold = credit.credit_hold_release(
-            customer=customer, by=_user(request), by_label=_label(request), reason=payload.reason
+            customer=customer,
+            by=api_user(request),
+            by_label=api_actor_label(request),
+            reason=payload.reason,
         )
     return HoldOut.build(hold)
 
@@ -258,8 +251,8 @@ def order_releases_create(
             amount=payload.amount,
             currency=payload.currency,
             payment_ref=payload.payment_ref,
-            approver=_user(request),
-            approver_label=_label(request),
+            approver=api_user(request),
+            approver_label=api_actor_label(request),
             note=payload.note,
         )
     return Status(201, OrderReleaseOut.build(release))
@@ -291,7 +284,10 @@ def escalations_create(
     customer = selectors.customer_for_write(customer_ref=customer_ref)
     with _answers():
         task = escalation.escalation_open(
-            customer=customer, reason=payload.reason, by=_user(request), by_label=_label(request)
+            customer=customer,
+            reason=payload.reason,
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(201, TaskOut(id=task.pk, kind=task.kind, title=task.title, reason=task.reason))
 
@@ -311,8 +307,8 @@ def turnover_warning_create(
             customer=customer,
             deadline=payload.deadline,
             channel=payload.channel,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(
         201,
@@ -346,8 +342,8 @@ def placements_create(
             fee_percent=payload.fee_percent,
             invoice_refs=payload.invoice_refs,
             task=_task(payload.task_id, customer.pk, TaskKind.AGENCY),
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(201, PlacementOut.build(placement))
 
@@ -370,7 +366,9 @@ def placements_confirm(request: HttpRequest, placement_id: int) -> PlacementOut:
     """The approved placement was handed over: automated dunning stops."""
     with _answers():
         placement = escalation.placement_confirm(
-            placement=_placement(placement_id), by=_user(request), by_label=_label(request)
+            placement=_placement(placement_id),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return PlacementOut.build(placement)
 
@@ -385,8 +383,8 @@ def placements_recall(request: HttpRequest, placement_id: int, payload: ReasonIn
     with _answers():
         placement = escalation.placement_recall(
             placement=_placement(placement_id),
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
             reason=payload.reason,
         )
     return PlacementOut.build(placement)
@@ -408,8 +406,8 @@ def placements_collect(
             received_on=payload.received_on,
             payment_ref=payload.payment_ref,
             fee=payload.fee,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(201, CollectionOut.build(collection))
 
@@ -454,8 +452,8 @@ def write_offs_create(
             reason=payload.reason,
             amount=payload.amount,
             task=_task(payload.task_id, invoice.customer_id, TaskKind.WRITE_OFF),
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(201, WriteOffOut.build(write_off))
 
@@ -484,8 +482,8 @@ def write_offs_recover(
             payment_ref=payload.payment_ref,
             amount=payload.amount,
             received_on=payload.received_on,
-            by=_user(request),
-            by_label=_label(request),
+            by=api_user(request),
+            by_label=api_actor_label(request),
         )
     return Status(201, RecoveryOut.build(recovery))
 

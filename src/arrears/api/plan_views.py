@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
@@ -50,6 +49,7 @@ from .plan_schemas import (
     RemittanceIn,
     WaiverOut,
 )
+from .requests import api_actor_label, api_user
 from .schemas import Message
 from .selectors import NotFound
 
@@ -65,16 +65,6 @@ def _answers() -> Iterator[None]:
         yield
     except (CaseRejected, ApprovalRejected, RateMissing) as error:
         raise HttpError(422, str(error)) from None
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "BearerToken authenticated the request"
-    return user
-
-
-def _label(request: HttpRequest) -> str:
-    return f"api:{_user(request).get_username()}"
 
 
 def _get(queryset: QuerySet, what: str, **lookup: object):  # type: ignore[type-arg, no-untyped-def]
@@ -116,8 +106,8 @@ def plan_create(request: HttpRequest, body: PlanIn) -> Status[PlanOut]:
             start_on=body.start_on,
             break_after_days=body.break_after_days,
             note=body.note,
-            actor=_user(request),
-            actor_label=_label(request),
+            actor=api_user(request),
+            actor_label=api_actor_label(request),
             confirm=body.send_confirmation,
         )
     return Status(201, PlanOut.of(_plan(plan.pk)))
@@ -161,8 +151,8 @@ def plan_cancel(request: HttpRequest, plan_id: int, body: ReasonIn) -> PlanOut:
         payment_plan_cancel(
             plan=_plan(plan_id),
             reason=body.reason,
-            actor=_user(request),
-            actor_label=_label(request),
+            actor=api_user(request),
+            actor_label=api_actor_label(request),
         )
     return PlanOut.of(_plan(plan_id))
 
@@ -207,9 +197,11 @@ def charge_assess(request: HttpRequest, body: AssessIn) -> list[ChargeOut]:
             invoice: Invoice = _get(
                 Invoice.objects.select_related("customer"), "invoice", ref=body.invoice_ref
             )
-            posted = charges_assess(invoice=invoice, as_of=body.as_of, actor_label=_label(request))
+            posted = charges_assess(
+                invoice=invoice, as_of=body.as_of, actor_label=api_actor_label(request)
+            )
         else:
-            posted = charges_assess_due(as_of=body.as_of, actor_label=_label(request))
+            posted = charges_assess_due(as_of=body.as_of, actor_label=api_actor_label(request))
     return [ChargeOut.of(c) for c in posted]
 
 
@@ -224,7 +216,10 @@ def charge_waiver(request: HttpRequest, charge_id: int, body: ReasonIn) -> Statu
     charge: Charge = _get(_charges(), "charge", pk=charge_id)
     with _answers():
         approval = charge_waiver_request(
-            charge=charge, reason=body.reason, actor=_user(request), actor_label=_label(request)
+            charge=charge,
+            reason=body.reason,
+            actor=api_user(request),
+            actor_label=api_actor_label(request),
         )
     return Status(
         201,
@@ -254,8 +249,8 @@ def deduction_create(request: HttpRequest, body: DeductionIn) -> Status[Deductio
             amount=body.amount,
             code=body.code,
             reason=body.reason,
-            actor=_user(request),
-            actor_label=_label(request),
+            actor=api_user(request),
+            actor_label=api_actor_label(request),
         )
     return Status(201, DeductionOut.of(_get(_deductions(), "deduction", pk=deduction.pk)))
 
@@ -268,7 +263,7 @@ def deduction_detect_view(request: HttpRequest, body: list[RemittanceIn]) -> lis
     payment that left its named invoice open becomes a deduction."""
     opened = deduction_detect(
         remittances=[Remittance(r.payment_ref, r.code, r.reason) for r in body],
-        actor_label=_label(request),
+        actor_label=api_actor_label(request),
     )
     return [DeductionOut.of(_get(_deductions(), "deduction", pk=d.pk)) for d in opened]
 
@@ -302,7 +297,7 @@ def deduction_resolve_view(
             deduction=deduction,
             outcome=body.outcome,
             resolution=body.resolution,
-            actor=_user(request),
-            actor_label=_label(request),
+            actor=api_user(request),
+            actor_label=api_actor_label(request),
         )
     return DeductionOut.of(_get(_deductions(), "deduction", pk=deduction_id))

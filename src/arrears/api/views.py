@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
@@ -18,6 +17,7 @@ from arrears.ledger.services import contact_create, contact_update
 
 from . import selectors
 from .bulk import MAX_ITEMS, bulk_import, request_body
+from .requests import api_actor_label, api_user
 from .schemas import (
     ContactIn,
     ContactList,
@@ -58,18 +58,10 @@ _BULK_DOC = (
 )
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "BearerToken authenticated the request"
-    return user
-
-
-def _actor_label(request: HttpRequest) -> str:
-    return f"api:{_user(request).get_username()}"
-
-
 def _bulk(request: HttpRequest, kind: str) -> ImportSummaryOut:
-    summary = bulk_import(kind=kind, body=request_body(request), actor_label=_actor_label(request))
+    summary = bulk_import(
+        kind=kind, body=request_body(request), actor_label=api_actor_label(request)
+    )
     return ImportSummaryOut(**summary.as_dict())
 
 
@@ -109,8 +101,8 @@ def contacts_create(
     contact = contact_create(
         customer=selectors.customer_for_write(customer_ref=customer_ref),
         values=payload.model_dump(),
-        actor_label=_actor_label(request),
-        actor=_user(request),
+        actor_label=api_actor_label(request),
+        actor=api_user(request),
     )
     return Status(201, ContactOut.build(contact))
 
@@ -135,8 +127,8 @@ def contacts_update(
     contact = contact_update(
         contact=selectors.contact_get(customer_ref=customer_ref, contact_id=contact_id),
         changes=payload.model_dump(exclude_unset=True),
-        actor_label=_actor_label(request),
-        actor=_user(request),
+        actor_label=api_actor_label(request),
+        actor=api_user(request),
     )
     return ContactOut.build(contact)
 

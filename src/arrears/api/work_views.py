@@ -46,6 +46,7 @@ from arrears.web.worklist import (
 )
 
 from . import selectors
+from .requests import api_actor_label, api_user
 from .schemas import ContactOut, Message, PageIn, Problem, Problems
 from .selectors import NotFound
 from .work_schemas import (
@@ -116,20 +117,10 @@ def _problem(reason: str, field: str = "-") -> Problems:
     return Problems(detail=[Problem(loc="body", field=field, reason=reason)])
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "BearerToken authenticated the request"
-    return user
-
-
-def _label(request: HttpRequest) -> str:
-    return f"api:{_user(request).get_username()}"
-
-
 def _task(request: HttpRequest, task_id: int) -> Task:
     """The task if the token's user may work it (PermissionDenied: someone else's)."""
     try:
-        return task_for(user=_user(request), pk=task_id)
+        return task_for(user=api_user(request), pk=task_id)
     except Task.DoesNotExist:
         raise NotFound(f"no task {task_id}") from None
 
@@ -168,7 +159,7 @@ def _promise(payload: PromiseFields, customer: Customer) -> dict[str, Any]:
 def tasks_list(request: HttpRequest, filters: Query[TaskFilters]) -> WorkTaskList:
     """Open tasks due by the end of today (not snoozed), most urgent first,
     as on the worklist: the token's user's, or (managers) ``assignee``'s."""
-    user = _user(request)
+    user = api_user(request)
     collector: str | None = None
     if filters.assignee == UNASSIGNED:
         collector = UNASSIGNED
@@ -194,8 +185,8 @@ def tasks_complete(request: HttpRequest, task_id: int, payload: CompleteIn) -> W
     done = task_complete(
         task=task,
         outcome=payload.outcome,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
         note=payload.note,
         contact=_contact(task.customer, payload.contact_id),
         **_promise(payload, task.customer),
@@ -210,8 +201,8 @@ def tasks_snooze(request: HttpRequest, task_id: int, payload: SnoozeIn) -> WorkT
     task = task_snooze(
         task=_task(request, task_id),
         until=payload.until,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
     )
     return WorkTaskOut.build(task)
 
@@ -220,14 +211,16 @@ def tasks_snooze(request: HttpRequest, task_id: int, payload: SnoozeIn) -> WorkT
 @_answers
 def tasks_reassign(request: HttpRequest, task_id: int, payload: ReassignIn) -> WorkTaskOut:
     """Give an open task to another collector, or nobody (managers)."""
-    manager_check(_user(request), "reassign work")
+    manager_check(api_user(request), "reassign work")
     task = _task(request, task_id)
     to = None
     if payload.to is not None:
         to = next((u for u in collectors_list() if u.get_username() == payload.to), None)
         if to is None:
             raise Refused(f"{payload.to!r} is not an active collector or manager", "to")
-    moved = task_reassign(task=task, to=to, actor=_user(request), actor_label=_label(request))
+    moved = task_reassign(
+        task=task, to=to, actor=api_user(request), actor_label=api_actor_label(request)
+    )
     return WorkTaskOut.build(moved)
 
 
@@ -245,8 +238,8 @@ def calls_log(request: HttpRequest, customer_ref: str, payload: CallIn) -> Statu
     task = call_log(
         customer=customer,
         outcome=payload.outcome,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
         note=payload.note,
         contact=_contact(customer, payload.contact_id),
         invoice_refs=payload.invoice_refs,
@@ -264,8 +257,8 @@ def notes_add(request: HttpRequest, customer_ref: str, payload: NoteIn) -> Statu
     entry = note_add(
         customer=_customer(customer_ref),
         text=payload.text,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
     )
     return Status(201, NoteOut.build(entry))
 
@@ -286,8 +279,8 @@ def promises_record(
         customer=customer,
         promised_on=payload.promised_on,
         source="staff",
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
         invoice_refs=payload.invoice_refs,
         amount=payload.amount,
         currency=(payload.currency or customer.currency) if payload.amount is not None else "",
@@ -314,8 +307,8 @@ def disputes_open(
         lines={ref: payload.amounts.get(ref) for ref in payload.invoice_refs},
         reason=payload.reason,
         description=payload.description,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
     )
     return Status(201, DisputeOut.build(dispute))
 
@@ -326,7 +319,7 @@ def disputes_open(
 @_answers
 def disputes_resolve(request: HttpRequest, dispute_id: int, payload: ResolveIn) -> DisputeOut:
     """Close an open dispute as valid or rejected, saying why (managers)."""
-    manager_check(_user(request), "resolve a dispute")
+    manager_check(api_user(request), "resolve a dispute")
     dispute = Dispute.objects.select_related("customer").filter(pk=dispute_id).first()
     if dispute is None:
         raise NotFound(f"no dispute {dispute_id}")
@@ -334,8 +327,8 @@ def disputes_resolve(request: HttpRequest, dispute_id: int, payload: ResolveIn) 
         dispute=dispute,
         valid=payload.valid,
         resolution=payload.resolution,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
     )
     return DisputeOut.build(resolved)
 
@@ -353,7 +346,7 @@ def contacts_consent(
     channel; granting clears an earlier opt-out. The evidence's source is
     "api: <username>" and the note."""
     contact = selectors.contact_get(customer_ref=customer_ref, contact_id=contact_id)
-    base = f"api: {_user(request).get_username()}"
+    base = f"api: {api_user(request).get_username()}"
     note = payload.note.strip()
     source = f"{base} — {note}" if note else base
     if len(source) > SOURCE_MAX:
@@ -364,8 +357,8 @@ def contacts_consent(
         channel=payload.channel,
         granted=payload.granted,
         source=source,
-        actor_label=_label(request),
-        actor=_user(request),
+        actor_label=api_actor_label(request),
+        actor=api_user(request),
     )
     contact.refresh_from_db()
     return ContactOut.build(contact)
@@ -407,8 +400,8 @@ def documents_upload(
         upload=upload_check(file),
         invoice_ref=invoice_ref.strip(),
         note=note,
-        actor=_user(request),
-        actor_label=_label(request),
+        actor=api_user(request),
+        actor_label=api_actor_label(request),
     )
     return Status(201, DocumentOut.build(document))
 
@@ -485,7 +478,7 @@ def _message(message_id: int) -> OutboxMessage:
 @_answers
 def messages_retry(request: HttpRequest, message_id: int) -> OutboxMessageOut:
     """Queue a failed, bounced or uncertain message again, now."""
-    message = message_retry(message=_message(message_id), actor_label=_label(request))
+    message = message_retry(message=_message(message_id), actor_label=api_actor_label(request))
     return OutboxMessageOut.build(message)
 
 
@@ -497,5 +490,7 @@ def messages_retry(request: HttpRequest, message_id: int) -> OutboxMessageOut:
 @_answers
 def messages_accept(request: HttpRequest, message_id: int) -> OutboxMessageOut:
     """Record an uncertain message as sent (the recipient has it)."""
-    message = message_accept_sent(message=_message(message_id), actor_label=_label(request))
+    message = message_accept_sent(
+        message=_message(message_id), actor_label=api_actor_label(request)
+    )
     return OutboxMessageOut.build(message)
