@@ -15,27 +15,13 @@ from arrears.web.exports import csv_response
 
 from .models import Message, MessageStatus, TemplateChannel
 from .outbox import message_accept_sent, message_retry
-from .selectors import FAILED_STATUSES, messages_list
+from .selectors import FAILED_STATUSES, MESSAGE_FIELDS, message_row, messages_list
 
 STATUS_TABS = (
     ("failed", "Failed queue"),
     ("queued", "Queued"),
     ("sent", "Sent"),
     ("all", "All"),
-)
-
-
-CSV_FIELDS = (
-    "id",
-    "customer_ref",
-    "channel",
-    "template",
-    "to",
-    "status",
-    "attempts",
-    "created_at",
-    "sent_at",
-    "last_error",
 )
 
 
@@ -51,22 +37,8 @@ def message_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     messages = messages_list(status=status, channel=channel)
     if request.GET.get("format") == "csv":
         # The same columns as `arrears messages --format csv`.
-        rows = (
-            [
-                m.pk,
-                m.customer.ref,
-                m.channel,
-                m.template_key,
-                m.to_address,
-                m.status,
-                m.attempts,
-                m.created_at.isoformat(),
-                m.sent_at.isoformat() if m.sent_at else "",
-                m.last_error,
-            ]
-            for m in messages.iterator(chunk_size=2000)
-        )
-        return csv_response(f"messages-{status}.csv", CSV_FIELDS, rows)
+        rows = (list(message_row(m).values()) for m in messages.iterator(chunk_size=2000))
+        return csv_response(f"messages-{status}.csv", MESSAGE_FIELDS, rows)
     page = Paginator(messages, 50).get_page(request.GET.get("page"))
     return render(
         request,

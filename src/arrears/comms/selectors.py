@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from .models import Message, MessageStatus
@@ -29,3 +31,35 @@ def messages_list(
     if channel:
         qs = qs.filter(channel=channel)
     return qs
+
+
+# A message as a row of `arrears messages --format csv|json` and of the
+# failed-messages page's CSV: the same columns in both.
+MESSAGE_FIELDS = (
+    "id",
+    "customer_ref",
+    "channel",
+    "template",
+    "to",
+    "status",
+    "attempts",
+    "created_at",
+    "sent_at",
+    "last_error",
+)
+
+
+def message_row(m: Message) -> dict[str, Any]:
+    """``m`` by MESSAGE_FIELDS (times as ISO strings; None: not sent)."""
+    return {
+        "id": m.pk,
+        "customer_ref": m.customer.ref,
+        "channel": m.channel,
+        "template": m.template_key,
+        "to": m.to_address,
+        "status": m.status,
+        "attempts": m.attempts,
+        "created_at": m.created_at.isoformat(),
+        "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        "last_error": m.last_error,
+    }

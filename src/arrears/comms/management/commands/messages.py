@@ -20,35 +20,7 @@ from rich.table import Table
 
 from arrears.comms.models import Message
 from arrears.comms.outbox import message_accept_sent, message_retry
-from arrears.comms.selectors import messages_list
-
-FIELDS = (
-    "id",
-    "customer_ref",
-    "channel",
-    "template",
-    "to",
-    "status",
-    "attempts",
-    "created_at",
-    "sent_at",
-    "last_error",
-)
-
-
-def _row(m: Message) -> dict[str, Any]:
-    return {
-        "id": m.pk,
-        "customer_ref": m.customer.ref,
-        "channel": m.channel,
-        "template": m.template_key,
-        "to": m.to_address,
-        "status": m.status,
-        "attempts": m.attempts,
-        "created_at": m.created_at.isoformat(),
-        "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-        "last_error": m.last_error,
-    }
+from arrears.comms.selectors import MESSAGE_FIELDS, message_row, messages_list
 
 
 class Command(BaseCommand):
@@ -83,15 +55,15 @@ class Command(BaseCommand):
             self.stdout.write(f"message {i} {done}")
 
     def _list(self, status: str, customer: str, fmt: str) -> None:
-        rows = [_row(m) for m in messages_list(status=status, customer_ref=customer)]
+        rows = [message_row(m) for m in messages_list(status=status, customer_ref=customer)]
         if fmt == "json":
             self.stdout.write(json.dumps(rows))
         elif fmt == "csv":
-            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
+            writer = csv.DictWriter(self.stdout, fieldnames=MESSAGE_FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         else:
-            table = Table(*FIELDS)
+            table = Table(*MESSAGE_FIELDS)
             for r in rows:
                 table.add_row(*["" if v is None else str(v) for v in r.values()])
             out = io.StringIO()
