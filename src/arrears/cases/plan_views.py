@@ -11,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,16 +18,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from arrears.domain.plans import Frequency
 from arrears.ledger.models import Customer, InvoiceStatus
+from arrears.web.roles import signed_in_user
 
 from .plan_models import Deduction, DeductionStatus, PaymentPlan
 from .plans import payment_plan_agreement_pdf, payment_plan_create
 from .services import CaseRejected
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "login_required"
-    return user
 
 
 @require_safe
@@ -94,7 +88,7 @@ def plan_new(request: HttpRequest, customer_ref: str) -> HttpResponse:
                 annual_rate=data["annual_rate"],
                 setup_fee=data["setup_fee"],
                 note=data["note"],
-                actor=_user(request),
+                actor=signed_in_user(request),
             )
         except CaseRejected as error:
             form.add_error(None, str(error))

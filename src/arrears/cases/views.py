@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
+
+from arrears.web.roles import signed_in_user
 
 from .approval_models import Approval, ApprovalStatus, Placement, PlacementStatus
 from .approvals import ApprovalForbidden, ApprovalRejected, approval_decide, approvals_waiting_for
@@ -25,17 +26,11 @@ from .escalation import (
 ACTIVE = [PlacementStatus.PROPOSED, PlacementStatus.APPROVED, PlacementStatus.PLACED]
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "login_required"
-    return user
-
-
 @require_safe
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     """Requests waiting for this person, and their own still waiting."""
-    user = _user(request)
+    user = signed_in_user(request)
     own = Approval.objects.filter(requested_by=user, status=ApprovalStatus.PENDING)
     return render(
         request,
@@ -54,7 +49,10 @@ def approval_decision(request: HttpRequest, approval_id: int) -> HttpResponse:
     approve = request.POST.get("decision") == "approve"
     try:
         approval_decide(
-            approval=approval, approve=approve, by=_user(request), note=request.POST.get("note", "")
+            approval=approval,
+            approve=approve,
+            by=signed_in_user(request),
+            note=request.POST.get("note", ""),
         )
     except ApprovalForbidden as error:
         raise PermissionDenied(str(error)) from None
@@ -103,11 +101,13 @@ def placement_action(request: HttpRequest, placement_id: int, action: str) -> Ht
     placement = get_object_or_404(Placement, pk=placement_id)
     try:
         if action == "confirm":
-            placement_confirm(placement=placement, by=_user(request))
+            placement_confirm(placement=placement, by=signed_in_user(request))
             flash.success(request, f"Handed over to {placement.agency}: dunning stops.")
         else:
             placement_recall(
-                placement=placement, by=_user(request), reason=request.POST.get("reason", "")
+                placement=placement,
+                by=signed_in_user(request),
+                reason=request.POST.get("reason", ""),
             )
             flash.success(request, "Recalled: the customer is back in the ordinary flow.")
     except EscalationRejected as error:

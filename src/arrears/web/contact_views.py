@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -24,6 +23,8 @@ from arrears.ledger.services import (
     contact_create,
     contact_update,
 )
+
+from .roles import signed_in_user
 
 CHANNEL_LABELS = {"email": "E-mail", "sms": "Text (SMS)", "call": "Calls"}
 # ConsentRecord.source holds 60 characters: "staff: <username> — <note>".
@@ -84,13 +85,6 @@ class ConsentForm(forms.Form):
         the note when there is one."""
         note = self.cleaned_data.get("note") or ""
         return f"{self.base_source()} — {note}" if note else self.base_source()
-
-
-def _user(request: HttpRequest) -> User:
-    """The signed-in user (every view here is behind login_required)."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _customer(ref: str) -> Customer:
@@ -157,7 +151,7 @@ def contact_new(request: HttpRequest, customer_ref: str) -> HttpResponse:
                 customer=customer,
                 values=_values(form),
                 actor_label=request.user.get_username(),
-                actor=_user(request),
+                actor=signed_in_user(request),
             )
         except ContactRejected as exc:
             form.add_problems(exc)
@@ -181,7 +175,7 @@ def contact_edit(request: HttpRequest, customer_ref: str, pk: int) -> HttpRespon
                 contact=contact,
                 changes=_values(form),
                 actor_label=request.user.get_username(),
-                actor=_user(request),
+                actor=signed_in_user(request),
             )
         except ContactRejected as exc:
             form.add_problems(exc)
@@ -215,7 +209,7 @@ def contact_consent(request: HttpRequest, customer_ref: str, pk: int) -> HttpRes
         granted=granted,
         source=form.source(),
         actor_label=request.user.get_username(),
-        actor=_user(request),
+        actor=signed_in_user(request),
     )
     flash.success(
         request,

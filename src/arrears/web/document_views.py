@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -15,13 +14,8 @@ from arrears.ledger.models import Customer
 from arrears.portal.uploads import ACCEPTED, UploadRejected, upload_check, upload_max_bytes
 
 from .models import Document
+from .roles import signed_in_user
 from .services import ChangeRejected, document_attach
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def upload_hint() -> str:
@@ -44,7 +38,7 @@ def document_upload(request: HttpRequest, customer_ref: str) -> HttpResponse:
             upload=upload_check(file),
             invoice_ref=request.POST.get("invoice_ref", "").strip(),
             note=request.POST.get("note", ""),
-            actor=_user(request),
+            actor=signed_in_user(request),
         )
     except (UploadRejected, ChangeRejected) as exc:
         flash.error(request, str(exc))

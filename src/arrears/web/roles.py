@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
@@ -27,6 +27,13 @@ MANAGER_ROLES = frozenset({ADMIN, MANAGER})
 _CACHE = "_arrears_roles"
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The signed-in user of a view behind ``login_required``."""
+    user = request.user
+    assert isinstance(user, User), "the view is behind login_required"
+    return user
 
 
 def roles_ensure() -> list[Group]:

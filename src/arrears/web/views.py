@@ -35,7 +35,7 @@ from arrears.sequencing.models import CustomerSegment, Segment
 
 from .document_views import upload_hint
 from .exports import search_csv, worklist_csv
-from .roles import is_manager, manager_required
+from .roles import is_manager, manager_required, signed_in_user
 from .selectors import (
     NO_COLLECTOR,
     balances_by_customer,
@@ -60,13 +60,6 @@ from .worklist import (
 )
 
 CUSTOMERS_PAGE = 50
-
-
-def _user(request: HttpRequest) -> User:
-    """The signed-in user (views using this are behind login_required)."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -167,7 +160,7 @@ def _row(
 @require_safe
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    user = _user(request)
+    user = signed_in_user(request)
     try:
         owner = worklist_owner(user=user, collector=request.GET.get("collector"))
     except User.DoesNotExist as exc:
@@ -194,7 +187,7 @@ def worklist(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 
 def _task(request: HttpRequest, pk: int) -> Task:
     try:
-        return task_for(user=_user(request), pk=pk)
+        return task_for(user=signed_in_user(request), pk=pk)
     except Task.DoesNotExist as exc:
         raise Http404("no such task") from exc
 
@@ -211,7 +204,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
         done = task_complete(
             task=task,
             outcome=form.cleaned_data["outcome"],
-            actor=_user(request),
+            actor=signed_in_user(request),
             note=form.cleaned_data.get("note") or "",
             contact=form.contact_obj(),
             **form.promise_kwargs(),
@@ -247,7 +240,7 @@ def task_snooze_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         return _row(request, task, state="open", error="Snooze until when?", status=422)
     try:
-        snoozed = task_snooze(task=task, until=until, actor=_user(request))
+        snoozed = task_snooze(task=task, until=until, actor=signed_in_user(request))
     except TaskRejected as exc:
         return _row(request, task, state="open", error=str(exc), status=422)
     return _row(request, snoozed, state="snoozed")
@@ -264,7 +257,7 @@ def task_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
         if to is None:
             return _row(request, task, state="open", error="Pick a collector.", status=422)
     try:
-        moved = task_reassign(task=task, to=to, actor=_user(request))
+        moved = task_reassign(task=task, to=to, actor=signed_in_user(request))
     except TaskRejected as exc:
         return _row(request, task, state="open", error=str(exc), status=422)
     return _row(request, moved, state="reassigned")
@@ -426,7 +419,7 @@ def customer_call(request: HttpRequest, customer_ref: str) -> HttpResponse:
         call_log(
             customer=customer,
             outcome=form.cleaned_data["outcome"],
-            actor=_user(request),
+            actor=signed_in_user(request),
             note=form.cleaned_data.get("note") or "",
             contact=form.contact_obj(),
             invoice_refs=request.POST.getlist("invoice_refs"),
@@ -442,7 +435,9 @@ def customer_call(request: HttpRequest, customer_ref: str) -> HttpResponse:
 def customer_note(request: HttpRequest, customer_ref: str) -> HttpResponse:
     customer = _customer(customer_ref)
     try:
-        note_add(customer=customer, text=request.POST.get("text", ""), actor=_user(request))
+        note_add(
+            customer=customer, text=request.POST.get("text", ""), actor=signed_in_user(request)
+        )
     except ChangeRejected as exc:
         return _refused(request, customer, str(exc))
     return _done(request, customer, "Note added.")
@@ -470,7 +465,7 @@ def customer_promise(request: HttpRequest, customer_ref: str) -> HttpResponse:
             customer=customer,
             promised_on=form.cleaned_data["promised_on"],
             source="staff",
-            actor=_user(request),
+            actor=signed_in_user(request),
             invoice_refs=request.POST.getlist("invoice_refs"),
             amount=amount,
             currency=(form.cleaned_data.get("currency") or customer.currency)
@@ -496,7 +491,7 @@ def customer_dispute(request: HttpRequest, customer_ref: str) -> HttpResponse:
             lines=dict.fromkeys(refs),
             reason=request.POST.get("reason", ""),
             description=request.POST.get("description", ""),
-            actor=_user(request),
+            actor=signed_in_user(request),
         )
     except CaseRejected as exc:
         return _refused(request, customer, str(exc))
@@ -513,7 +508,7 @@ def customer_automation(request: HttpRequest, customer_ref: str) -> HttpResponse
         customer_automation_set(
             customer=customer,
             automation=request.POST.get("automation", ""),
-            actor=_user(request),
+            actor=signed_in_user(request),
             why=request.POST.get("why", ""),
         )
     except ChangeRejected as exc:
@@ -537,7 +532,7 @@ def customer_email(request: HttpRequest, customer_ref: str) -> HttpResponse:
         channel="email",
         template_key=key,
         invoice_refs=request.POST.getlist("invoice_refs"),
-        actor_label=_user(request).get_username(),
+        actor_label=signed_in_user(request).get_username(),
         idempotency_key=f"one-off:{customer.pk}:{token}",
     )
     return _done(request, customer, f"E-mail “{key}” queued.")
