@@ -47,23 +47,30 @@ def rows_insert(
 ) -> None:
     """Insert ``rows`` into ``table``. The column at index ``json_column``, if
     any, takes dicts or lists."""
+    if connection.vendor != "postgresql":
+        _insert_many(table, columns, rows)
+        return
     names = ", ".join(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                if json_column < 0:
-                    for row in rows:
-                        copy.write_row(row)
-                    return
-                for row in rows:
-                    values = list(row)
-                    values[json_column] = json.dumps(values[json_column])
-                    copy.write_row(values)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        if json_column < 0:
+            for row in rows:
+                copy.write_row(row)
             return
-        placeholders = ", ".join(["%s"] * len(columns))
-        convert = _sqlite_converter()
+        for row in rows:
+            values = list(row)
+            values[json_column] = json.dumps(values[json_column])
+            copy.write_row(values)
+
+
+def _insert_many(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, tail: str = ""
+) -> None:
+    """One INSERT executed for every row (SQLite), values as the ORM stores them."""
+    placeholders = ", ".join(["%s"] * len(columns))
+    convert = _sqlite_converter()
+    with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}){tail}",
             [[convert(v) for v in row] for row in rows],
         )
 
@@ -82,13 +89,7 @@ def rows_insert_new(
         return
     names = ", ".join(columns)
     if connection.vendor != "postgresql":
-        placeholders = ", ".join(["%s"] * len(columns))
-        convert = _sqlite_converter()
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                [[convert(v) for v in row] for row in rows],
-            )
+        _insert_many(table, columns, rows, tail=" ON CONFLICT DO NOTHING")
         return
     staging = f"{table}_staging"
     with connection.cursor() as cursor:
