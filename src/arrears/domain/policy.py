@@ -99,6 +99,19 @@ class Conditions:
     # Limits for particular currencies, overriding the ones above for them.
     min_open_by_currency: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
     max_open_by_currency: Mapping[str, Decimal] = field(default_factory=dict, hash=False)
+    preferred_channels: frozenset[Kind] | None = None
+    min_touches: int = 0
+    # Whether any amount limit is set (most steps have none).
+    limits_amount: bool = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        limited = (
+            self.min_open_amount is not None
+            or self.max_open_amount is not None
+            or bool(self.min_open_by_currency)
+            or bool(self.max_open_by_currency)
+        )
+        object.__setattr__(self, "limits_amount", limited)
 
     def open_limits(self, currency: str) -> tuple[Decimal | None, Decimal | None]:
         """The (min, max) open amount that applies in ``currency``."""
@@ -106,9 +119,6 @@ class Conditions:
             self.min_open_by_currency.get(currency, self.min_open_amount),
             self.max_open_by_currency.get(currency, self.max_open_amount),
         )
-
-    preferred_channels: frozenset[Kind] | None = None
-    min_touches: int = 0
 
 
 @dataclass(frozen=True)
@@ -351,7 +361,12 @@ class _Candidate:
 
 
 def evaluate(
-    policy: Policy, customer: CustomerFacts, invoices: Sequence[InvoiceFacts], today: date
+    policy: Policy,
+    customer: CustomerFacts,
+    invoices: Sequence[InvoiceFacts],
+    today: date,
+    *,
+    explain: bool = True,
 ) -> Decisions:
     """Decide what to do today for one customer and its open invoices.
 
@@ -359,8 +374,18 @@ def evaluate(
     it) and, for every invoice given, what happened and why, with the next
     planned step and date when one is known. Feeding the returned actions
     back as history and evaluating the same day again returns no action.
+
+    ``explain`` False returns the same actions without the per-invoice
+    decisions (``invoices`` is empty): the daily run needs only the actions,
+    and working out every invoice's next step was most of its evaluation.
     """
     g = policy.guardrails
+    non_business = non_business_reason(
+        today, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
+    )
+    if non_business is not None and not explain:
+        # Every step waits on a day off: no action, whatever the invoices.
+        return Decisions(customer.ref, today, policy.label, customer.segment, (), ())
     timing = policy.timing_for(customer.segment)
     index_of = policy.index_of
     decided: dict[str, InvoiceDecision] = {}
@@ -380,49 +405,44 @@ def evaluate(
         )
 
     progress = _progress({inv.ref for inv in invoices}, customer.history, index_of, g, today)
+    fits = _customer_fits(policy, customer)
     candidates: dict[str, _Candidate] = {}
-    non_business = non_business_reason(
-        today, customer.country, skip_weekends=g.skip_weekends, skip_holidays=g.skip_holidays
-    )
 
     for inv in invoices:
         prog = progress[inv.ref]
-        if inv.open_amount <= 0:
-            leave(inv, Outcome.PAID, "paid: nothing open")
-            continue
-        if inv.disputed:
-            leave(inv, Outcome.DISPUTED, "disputed: out of the dunning flow until resolved")
-            continue
-        if customer.automation is Automation.PAUSED:
-            leave(inv, Outcome.PAUSED, "customer paused: no collection activity")
-            continue
-        if customer.hold_reason:
-            leave(inv, Outcome.HELD, f"customer left alone: {customer.hold_reason}")
-            continue
-        if inv.hold_reason:
-            leave(inv, Outcome.HELD, f"left alone: {inv.hold_reason}")
+        held = _left_alone(customer, inv)
+        if held is not None:
+            if explain:
+                leave(inv, *held)
             continue
         if prog.acted_today is not None:
-            tomorrow = today + timedelta(days=1)
-            nxt = _planned_next(
-                _next_step(policy, customer, inv, prog, timing, tomorrow),
-                inv,
-                customer,
-                g,
-                tomorrow,
-            )
-            leave(inv, Outcome.ALREADY_TODAY, f"already acted on today ({prog.acted_today})", nxt)
+            if explain:
+                tomorrow = today + timedelta(days=1)
+                nxt = _planned_next(
+                    _next_step(policy, customer, inv, prog, timing, tomorrow, fits),
+                    inv,
+                    customer,
+                    g,
+                    tomorrow,
+                )
+                leave(
+                    inv, Outcome.ALREADY_TODAY, f"already acted on today ({prog.acted_today})", nxt
+                )
             continue
-        found = _next_step(policy, customer, inv, prog, timing, today)
+        found = _next_step(policy, customer, inv, prog, timing, today, fits)
         if found is None:
-            _leave_without_step(policy, customer, inv, prog, leave)
+            if explain:
+                _leave_without_step(policy, customer, inv, prog, leave)
             continue
         step, due_on = found
         earliest = inv.issue_date + timedelta(days=g.earliest_outreach_days)
-        if step.is_touch and step.stage not in g.exempt_stages and due_on < earliest:
+        outreach = step.is_touch and step.stage not in g.exempt_stages
+        if outreach and due_on < earliest:
             due_on = earliest
         if due_on > today:
-            if due_on == earliest and step.is_touch and step.stage not in g.exempt_stages:
+            if not explain:
+                continue
+            if due_on == earliest and outreach:
                 leave(
                     inv,
                     Outcome.BEFORE_EARLIEST_OUTREACH,
@@ -448,20 +468,47 @@ def evaluate(
             )
             continue
         if step.stage is Stage.ESCALATE and prog.touches < g.min_touches_before_escalation:
-            leave(
-                inv,
-                Outcome.MIN_TOUCHES,
-                f"minimum touches not reached: {prog.touches} of "
-                f"{g.min_touches_before_escalation} before escalation; {step.id} waits",
-                (step, None),
-            )
+            if explain:
+                leave(
+                    inv,
+                    Outcome.MIN_TOUCHES,
+                    f"minimum touches not reached: {prog.touches} of "
+                    f"{g.min_touches_before_escalation} before escalation; {step.id} waits",
+                    (step, None),
+                )
             continue
         cand = candidates.setdefault(step.id, _Candidate(step, index_of[step.id], []))
         cand.invoices.append((inv, due_on))
 
-    actions = _plan(policy, customer, candidates, today, leave, decided, progress, timing)
-    ordered = tuple(decided[inv.ref] for inv in invoices)
+    actions = _plan(
+        policy,
+        customer,
+        candidates,
+        today,
+        leave,
+        decided,
+        progress,
+        timing,
+        fits,
+        explain,
+    )
+    ordered = tuple(decided[inv.ref] for inv in invoices) if explain else ()
     return Decisions(customer.ref, today, policy.label, customer.segment, actions, ordered)
+
+
+def _left_alone(customer: CustomerFacts, inv: InvoiceFacts) -> tuple[Outcome, str] | None:
+    """Why the invoice gets nothing at all today, whatever the policy."""
+    if inv.open_amount <= 0:
+        return Outcome.PAID, "paid: nothing open"
+    if inv.disputed:
+        return Outcome.DISPUTED, "disputed: out of the dunning flow until resolved"
+    if customer.automation is Automation.PAUSED:
+        return Outcome.PAUSED, "customer paused: no collection activity"
+    if customer.hold_reason:
+        return Outcome.HELD, f"customer left alone: {customer.hold_reason}"
+    if inv.hold_reason:
+        return Outcome.HELD, f"left alone: {inv.hold_reason}"
+    return None
 
 
 def _progress(
@@ -491,11 +538,9 @@ def _progress(
     return progress
 
 
-def _applies(
-    step: Step, customer: CustomerFacts, inv: InvoiceFacts, *, fired_touches: int | None
-) -> bool:
-    """Whether the step's conditions hold (``fired_touches`` None: ignore the
-    touch count, which changes over time)."""
+def _fits_customer(step: Step, customer: CustomerFacts) -> bool:
+    """Whether the step's conditions on the customer hold (segment,
+    automation, preferred channel): the same for all its invoices."""
     c = step.conditions
     if c.segments is not None and customer.segment not in c.segments:
         return False
@@ -504,13 +549,35 @@ def _applies(
     # White glove: personal calls only, never an automated message or task.
     if customer.automation is Automation.WHITE_GLOVE and step.kind is not Kind.CALL:
         return False
-    low, high = c.open_limits(inv.currency)
-    if low is not None and inv.open_amount < low:
+    return c.preferred_channels is None or customer.preferred_channel in c.preferred_channels
+
+
+def _customer_fits(policy: Policy, customer: CustomerFacts) -> tuple[bool, ...]:
+    """``_fits_customer`` for each step, by position (worked out once per
+    customer instead of once per invoice and step)."""
+    return tuple(_fits_customer(step, customer) for step in policy.steps)
+
+
+def _applies(
+    step: Step,
+    customer: CustomerFacts,
+    inv: InvoiceFacts,
+    *,
+    fired_touches: int | None,
+    fits: bool | None = None,
+) -> bool:
+    """Whether the step's conditions hold (``fired_touches`` None: ignore the
+    touch count, which changes over time; ``fits``: ``_fits_customer``
+    when already known)."""
+    if not (_fits_customer(step, customer) if fits is None else fits):
         return False
-    if high is not None and inv.open_amount > high:
-        return False
-    if c.preferred_channels is not None and customer.preferred_channel not in c.preferred_channels:
-        return False
+    c = step.conditions
+    if c.limits_amount:
+        low, high = c.open_limits(inv.currency)
+        if low is not None and inv.open_amount < low:
+            return False
+        if high is not None and inv.open_amount > high:
+            return False
     return fired_touches is None or fired_touches >= c.min_touches
 
 
@@ -521,6 +588,7 @@ def trigger_date(
     inv: InvoiceFacts,
     fired: Mapping[str, date],
     timing: SegmentTiming,
+    fits: Sequence[bool] | None = None,
 ) -> date | None:
     """The day ``step`` comes due for ``inv``.
 
@@ -528,7 +596,7 @@ def trigger_date(
     that one does not apply to this customer (a white-glove customer skips
     the e-mail a call follows), from the day it would have come due. None
     when it applies but has not fired: it was passed over, so this step
-    never comes due.
+    never comes due. ``fits``: ``_customer_fits`` when already known.
     """
     t = step.trigger
     if t.anchor is Anchor.ISSUE:
@@ -543,7 +611,8 @@ def trigger_date(
         base = fired.get(anchor.id)
         if base is not None:
             break
-        if _applies(anchor, customer, inv, fired_touches=None):
+        fit = None if fits is None else fits[policy.index_of[anchor.id]]
+        if _applies(anchor, customer, inv, fired_touches=None, fits=fit):
             return None
         seen.add(anchor.id)
         a = anchor.trigger
@@ -572,15 +641,17 @@ def _next_step(
     prog: _Progress,
     timing: SegmentTiming,
     today: date,
+    fits: Sequence[bool],
 ) -> tuple[Step, date] | None:
     """The first step after the invoice's place that applies and is not past
     its window, with its trigger date. A step that follows another which
     has not fired for the invoice is skipped: walking in order, that one was
     passed over, so it never will."""
-    for step in policy.steps[prog.last_index + 1 :]:
-        if not _applies(step, customer, inv, fired_touches=prog.touches):
+    for i in range(prog.last_index + 1, len(policy.steps)):
+        step = policy.steps[i]
+        if not _applies(step, customer, inv, fired_touches=prog.touches, fits=fits[i]):
             continue
-        on = trigger_date(policy, step, customer, inv, prog.fired, timing)
+        on = trigger_date(policy, step, customer, inv, prog.fired, timing, fits)
         if on is None:
             continue
         if _expired(step, inv, on, today):
@@ -669,7 +740,11 @@ def _plan(
     decided: dict[str, InvoiceDecision],
     progress: Mapping[str, _Progress],
     timing: SegmentTiming,
+    fits: Sequence[bool],
+    explain: bool,
 ) -> tuple[PlannedAction, ...]:
+    """The candidates' actions, most advanced step first, within the
+    frequency cap; with ``explain``, each fired invoice's decision."""
     g = policy.guardrails
     window_start = today - timedelta(days=g.frequency_cap_days - 1)
     recent = sorted(p.on for p in customer.history if p.is_touch and window_start <= p.on <= today)
@@ -740,7 +815,7 @@ def _plan(
             requires_approval=step.requires_approval,
         )
         actions.append(action)
-        for inv, _ in cand.invoices:
+        for inv, _ in cand.invoices if explain else ():
             prog = progress[inv.ref]
             after = _Progress(
                 {**prog.fired, step.id: today},
@@ -750,7 +825,7 @@ def _plan(
             )
             tomorrow = today + timedelta(days=1)
             nxt = _planned_next(
-                _next_step(policy, customer, inv, after, timing, tomorrow),
+                _next_step(policy, customer, inv, after, timing, tomorrow, fits),
                 inv,
                 customer,
                 g,

@@ -79,17 +79,37 @@ def rows_insert_new(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, json_column: int = -1
 ) -> None:
     """Insert ``rows`` into ``table``, skipping those that would break a
-    unique constraint (rows already there: a re-run, another worker).
+    unique constraint (rows already there: a re-run, another worker)."""
+    _insert_staged(table, columns, rows, " ON CONFLICT DO NOTHING", json_column)
 
-    On PostgreSQL the rows are copied into a temporary table first, then
-    moved with one ``INSERT ... ON CONFLICT DO NOTHING``: an ORM insert of
-    as many rows spends most of its time compiling the statement.
-    """
+
+def rows_upsert(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert ``rows`` into ``table``; a row whose ``unique`` columns match
+    one already there updates that row's ``update`` columns instead."""
+    changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+    _insert_staged(
+        table, columns, rows, f" ON CONFLICT ({', '.join(unique)}) DO UPDATE SET {changes}", -1
+    )
+
+
+def _insert_staged(
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str, json_column: int
+) -> None:
+    """``INSERT ... {tail}`` of ``rows``. On PostgreSQL the rows are copied
+    into a temporary table first, then moved with one statement: an ORM
+    insert of as many rows spends most of its time compiling it."""
     if not rows:
         return
     names = ", ".join(columns)
     if connection.vendor != "postgresql":
-        _insert_many(table, columns, rows, tail=" ON CONFLICT DO NOTHING")
+        _insert_many(table, columns, rows, tail=tail)
         return
     staging = f"{table}_staging"
     with connection.cursor() as cursor:
@@ -101,9 +121,7 @@ def rows_insert_new(
         )
     rows_insert(staging, columns, rows, json_column=json_column)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING"
-        )
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{tail}")
         cursor.execute(f"TRUNCATE {staging}")
 
 

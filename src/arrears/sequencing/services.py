@@ -27,7 +27,13 @@ from arrears.comms.outbox import outbox_enqueue
 from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
-from arrears.ledger.bulk import ANALYZE_AFTER, rows_insert, rows_insert_new, statistics_refresh
+from arrears.ledger.bulk import (
+    ANALYZE_AFTER,
+    rows_insert,
+    rows_insert_new,
+    rows_upsert,
+    statistics_refresh,
+)
 from arrears.ledger.models import Activity, Customer, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
 from arrears.portal.onboarding import onboarding_review
@@ -376,22 +382,17 @@ def _commit_without_waiting() -> None:
 def _segments_store(runs: list[CustomerRun], as_of: date) -> None:
     """Store the segments that changed since the last run (one upsert)."""
     changed = [
-        CustomerSegment(
-            customer_id=run.id,
-            segment=run.segment.segment.value,
-            reason=run.segment.reason[:300],
-            as_of=as_of,
-        )
+        (run.id, run.segment.segment.value, run.segment.reason[:300], as_of)
         for run in runs
         if run.stored_segment != (run.segment.segment.value, run.segment.reason[:300])
     ]
-    if changed:
-        CustomerSegment.objects.bulk_create(
-            changed,
-            update_conflicts=True,
-            unique_fields=["customer"],
-            update_fields=["segment", "reason", "as_of"],
-        )
+    rows_upsert(
+        CustomerSegment._meta.db_table,
+        ("customer_id", "segment", "reason", "as_of"),
+        changed,
+        unique=("customer_id",),
+        update=("segment", "reason", "as_of"),
+    )
 
 
 def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
@@ -581,7 +582,7 @@ def _partition_run(
             summary.already_planned += _already_today(run, as_of)
             if not run.invoices:
                 continue
-            decisions = evaluate(run.policy, run.facts, run.invoices, as_of)
+            decisions = evaluate(run.policy, run.facts, run.invoices, as_of, explain=False)
             planned += [(run, action) for action in decisions.actions]
         if dry_run:
             summary.actions_created += len(planned)

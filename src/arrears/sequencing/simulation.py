@@ -250,7 +250,8 @@ def simulate(
                     blocked_channels=base.blocked_channels,
                     history=tuple(history),
                 )
-                for action in evaluate(customer_policy, facts, open_today, day).actions:
+                decisions = evaluate(customer_policy, facts, open_today, day, explain=False)
+                for action in decisions.actions:
                     history.append(action.as_past())
                     seq += 1
                     summary.actions += 1

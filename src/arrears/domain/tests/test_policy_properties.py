@@ -82,6 +82,9 @@ def replay(
         ]
         by_ref = {inv.ref: inv for inv in facts}
         decisions = evaluate(policy, replace(customer, history=history), facts, today)
+        quick = evaluate(policy, replace(customer, history=history), facts, today, explain=False)
+        assert quick.actions == decisions.actions, "the run's evaluation decides the same"
+        assert quick.invoices == () and len(decisions.invoices) == len(facts)
         again = evaluate(
             policy,
             replace(customer, history=history + tuple(a.as_past() for a in decisions.actions)),

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from arrears.ledger import importers
-from arrears.ledger.bulk import rows_insert_new
+from arrears.ledger.bulk import rows_insert_new, rows_upsert
 from arrears.ledger.models import Customer, Invoice
 
 from .import_runs import import_csv
@@ -62,6 +62,20 @@ def test_insert_new_skips_rows_that_exist(customers: None) -> None:
     rows_insert_new(table, columns, [("C1", "changed", *fill), ("C9", "New Co", *fill)])
     assert Customer.objects.get(ref="C1").name == existing.name
     assert Customer.objects.get(ref="C9").name == "New Co"
+
+
+def test_upsert_updates_rows_that_exist_and_inserts_the_others(customers: None) -> None:
+    table = Customer._meta.db_table
+    existing = Customer.objects.get(ref="C1")
+    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key and not f.null]
+    columns = tuple(f.column for f in fields)
+    row = {f.column: getattr(existing, f.attname) for f in fields}
+    changed = tuple({**row, "name": "Renamed"}[c] for c in columns)
+    new = tuple({**row, "ref": "C9", "name": "New Co"}[c] for c in columns)
+    rows_upsert(table, columns, [changed, new], unique=("ref",), update=("name",))
+    assert Customer.objects.get(ref="C1").name == "Renamed"
+    assert Customer.objects.get(ref="C9").name == "New Co"
+    assert Customer.objects.get(ref="C1").pk == existing.pk
 
 
 def _invoice_rows_in_statistics() -> float:
