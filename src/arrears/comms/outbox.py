@@ -85,32 +85,20 @@ def _title(step: str) -> str:
 
 # --- writing to the outbox ----------------------------------------------------
 
-_MESSAGE_COLUMNS = (
-    "action_id",
-    "customer_id",
-    "channel",
-    "template_key",
-    "language",
-    "invoice_refs",
-    "deadline",
-    "to_address",
-    "subject",
-    "body_text",
-    "body_html",
-    "status",
-    "not_before",
-    "next_attempt_at",
-    "attempts",
-    "claimed_by",
-    "last_error",
-    "provider_id",
-    "tracking_number",
-    "idempotency_key",
-    "created_by",
-    "created_at",
-)
+# A new message's columns from its action, as SQL on the action's row.
+_MESSAGE_FROM_ACTION = {
+    "action_id": "id",
+    "customer_id": "customer_id",
+    "channel": "kind",
+    "template_key": "COALESCE(NULLIF(template, ''), step)",
+    "invoice_refs": "invoice_refs",
+    "deadline": "deadline",
+    "not_before": "planned_at",
+    "next_attempt_at": "planned_at",
+    "idempotency_key": "'action:' || id || ':' || kind",
+}
 # The columns a new message leaves empty (the ORM's defaults, spelled out
-# for the fast insert, which bypasses them).
+# for the insert in SQL, which bypasses them).
 _MESSAGE_BLANKS: dict[str, Any] = {
     "language": "",
     "to_address": "",
@@ -141,15 +129,33 @@ _TASK_COLUMNS = (
 )
 
 
-def outbox_enqueue(action_ids: Sequence[int], *, now: datetime, actor_label: str) -> None:
-    """Write the messages and tasks for newly created actions (call inside
-    the transaction that created them): a queued message for each e-mail,
-    text or letter, due at the action's planned time; a task for each call,
-    escalation or proposal, assigned to the customer's collector."""
-    if not action_ids:
-        return
+def outbox_enqueue(*, run_id: str, now: datetime, actor_label: str) -> None:
+    """Write the messages and tasks for the actions a run just created (those
+    carrying ``run_id``; call inside the transaction that created them): a
+    queued message for each e-mail, text or letter, due at the action's
+    planned time; a task for each call, escalation or proposal, assigned to
+    the customer's collector."""
+    # Messages: one statement, the database copying from the actions' rows
+    # (a run writes as many as it plans actions).
+    blanks = list(_MESSAGE_BLANKS)
+    columns = ", ".join([*_MESSAGE_FROM_ACTION, *blanks, "created_by", "created_at"])
+    values = ", ".join([*_MESSAGE_FROM_ACTION.values(), *["%s"] * (len(blanks) + 2)])
+    kinds = sorted(MESSAGE_KINDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Message._meta.db_table} ({columns})"
+            f" SELECT {values} FROM {Action._meta.db_table}"
+            f" WHERE run_id = %s AND kind IN ({', '.join(['%s'] * len(kinds))}) ORDER BY id",
+            [
+                *_MESSAGE_BLANKS.values(),
+                actor_label,
+                connection.ops.adapt_datetimefield_value(now),
+                run_id,
+                *kinds,
+            ],
+        )
     rows = (
-        Action.objects.filter(id__any=list(action_ids))
+        Action.objects.filter(run_id=run_id, kind__in=list(TASK_KINDS))
         .order_by("id")
         .values_list(
             "id",
@@ -158,40 +164,18 @@ def outbox_enqueue(action_ids: Sequence[int], *, now: datetime, actor_label: str
             "template",
             "planned_at",
             "invoice_refs",
-            "deadline",
             "reason",
             "step",
             "customer__collector_id",
         )
     )
-    messages: list[tuple[Any, ...]] = []
-    tasks: list[tuple[Any, ...]] = []
-    for action_id, customer_id, kind, template, at, refs, deadline, reason, step, owner in rows:
-        if kind in MESSAGE_KINDS:
-            row = {
-                **_MESSAGE_BLANKS,
-                "action_id": action_id,
-                "customer_id": customer_id,
-                "channel": kind,
-                "template_key": template or step,
-                "invoice_refs": refs,
-                "deadline": deadline,
-                "not_before": at,
-                "next_attempt_at": at,
-                "idempotency_key": f"action:{action_id}:{kind}",
-                "created_by": actor_label,
-                "created_at": now,
-            }
-            messages.append(tuple(row[c] for c in _MESSAGE_COLUMNS))
-        elif kind in TASK_KINDS:
-            task = (TASK_KINDS[kind], action_id, customer_id, owner, _title(step), reason)
-            tasks.append((*task, template, refs, at, TaskStatus.OPEN, "", "", now))
-    rows_insert(
-        Message._meta.db_table,
-        _MESSAGE_COLUMNS,
-        messages,
-        json_column=_MESSAGE_COLUMNS.index("invoice_refs"),
-    )
+    tasks = [
+        (
+            *(TASK_KINDS[kind], action_id, customer_id, owner, _title(step), reason),
+            *(template, refs, at, TaskStatus.OPEN, "", "", now),
+        )
+        for action_id, customer_id, kind, template, at, refs, reason, step, owner in rows
+    ]
     rows_insert(
         Task._meta.db_table, _TASK_COLUMNS, tasks, json_column=_TASK_COLUMNS.index("invoice_refs")
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from arrears.ledger.models import Customer, Invoice
+from arrears.ledger.models import Customer
 
 
 class PolicyVersion(models.Model):
@@ -127,15 +127,12 @@ class Action(models.Model):
 
     ``idempotency_key`` (customer|step|day) is unique in the database, so a
     re-run, a retried crash or two workers racing can never plan it twice.
-    ``invoice_refs`` keeps the refs for reading; ``invoices`` (through
-    ActionInvoice) lets the database find actions whose invoices are paid.
+    ``invoice_refs`` are the invoices it covers (refs are unique): a table
+    of links besides, ten rows per action, was the largest write of a run.
     """
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="actions", db_index=False
-    )
-    invoices: models.ManyToManyField[Invoice, ActionInvoice] = models.ManyToManyField(
-        Invoice, through="ActionInvoice", related_name="actions", blank=True
     )
     invoice_refs = models.JSONField(default=list)
     kind = models.CharField(max_length=20)
@@ -177,25 +174,6 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return self.idempotency_key
-
-
-class ActionInvoice(models.Model):
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, db_index=False)
-    # No constraint in the database: checking one locks the invoice's row,
-    # which for the ten links of every action rewrote the invoice table's
-    # pages on each run (an eighth of a run's time). Invoices are never
-    # deleted (imports upsert them, nothing removes one); the ORM still cascades.
-    invoice = models.ForeignKey(
-        Invoice, on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["action", "invoice"], name="action_invoice_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.action_id} {self.invoice_id}"
 
 
 class ScheduledRun(models.Model):

@@ -128,8 +128,6 @@ class CustomerRun:
     segment: SegmentResult
     facts: CustomerFacts
     invoices: tuple[InvoiceFacts, ...]
-    # Invoice ids by ref (the open invoices given to the policy).
-    invoice_ids: Mapping[str, int]
     # The segment and reason stored by the last run ("" when none).
     stored_segment: tuple[str, str] = ("", "")
 
@@ -401,7 +399,6 @@ def customer_runs(
                 segment=segment,
                 facts=facts,
                 invoices=tuple(facts for _, facts in mine),
-                invoice_ids={facts.ref: pk for pk, facts in mine},
                 stored_segment=(
                     c["segment_state__segment"] or "",
                     c["segment_state__reason"] or "",

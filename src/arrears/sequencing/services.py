@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import BooleanField, Count, Max
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from arrears.cases.plans import payment_plans_review
@@ -29,18 +30,16 @@ from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
 from arrears.ledger.bulk import (
     ANALYZE_AFTER,
-    rows_insert,
     rows_insert_new,
     rows_upsert,
     statistics_refresh,
 )
-from arrears.ledger.models import Activity, Customer, InvoiceStatus
-from arrears.ledger.services import activities_record, activity_record, activity_rows_insert
+from arrears.ledger.models import Activity, Customer, Invoice, InvoiceStatus
+from arrears.ledger.services import activities_record, activity_record
 from arrears.portal.onboarding import onboarding_review
 
 from .models import (
     Action,
-    ActionInvoice,
     ActionStatus,
     CustomerPolicy,
     CustomerSegment,
@@ -318,11 +317,13 @@ def _already_today(run: CustomerRun, as_of: date) -> int:
 def _chunk_persist(
     runs: list[CustomerRun], planned: list[tuple[CustomerRun, PlannedAction]], summary: RunSummary
 ) -> None:
-    """Insert the chunk's planned actions, skipping any whose idempotency key
-    exists (a re-run, a retry after a crash, another worker), log each one
-    really created, and cancel planned actions whose invoices are all paid."""
+    """Cancel the chunk's planned actions whose invoices are all paid, then
+    insert its new ones, skipping any whose idempotency key exists (a
+    re-run, a retry after a crash, another worker), and log each one really
+    created."""
+    # First: a new action covers only open invoices, so none is to cancel.
+    _cancel_paid([run.id for run in runs], summary)
     now = timezone.now()
-    ids = [run.id for run in runs]
     run_id = uuid.uuid4().hex
     if planned:
         rows_insert_new(
@@ -331,39 +332,51 @@ def _chunk_persist(
             [_action_row(p, run, run_id, now) for run, p in planned],
             json_column=_ACTION_COLUMNS.index("invoice_refs"),
         )
-        created = list(
+        created = (
             Action.objects.filter(run_id=run_id)
-            .order_by("id")
-            .values_list("id", "customer_id", "idempotency_key", "kind", "reason", "invoice_refs")
+            .order_by()
+            .values_list("kind")
+            .annotate(n=Count("id"))
+            .values_list("kind", "n")
         )
-        summary.already_planned += len(planned) - len(created)
-        by_id = {run.id: run for run in runs}
-        links: list[tuple[int, int]] = []
-        entries: list[tuple[Any, ...]] = []
-        for action_id, customer_id, key, kind, reason, refs in created:
-            summary.actions_created += 1
-            summary.by_kind[kind] = summary.by_kind.get(kind, 0) + 1
-            invoice_ids = by_id[customer_id].invoice_ids
-            links += [(action_id, invoice_ids[r]) for r in refs]
-            entries.append(
-                (
-                    now,
-                    RUN_ACTOR,
-                    customer_id,
-                    "action",
-                    str(action_id),
-                    "action planned",
-                    reason,
-                    {"key": key, "kind": kind, "invoice_refs": refs},
-                )
-            )
-        # The actions are new, so their links and log entries cannot exist:
-        # plain fast inserts (COPY on PostgreSQL), as for imports.
-        rows_insert(ActionInvoice._meta.db_table, ("action_id", "invoice_id"), links)
-        activity_rows_insert(entries)
-        # The outbox is written in the same transaction as the actions.
-        outbox_enqueue([row[0] for row in created], now=now, actor_label=RUN_ACTOR)
-    _cancel_paid(ids, summary)
+        new = 0
+        for kind, n in created:
+            new += n
+            summary.by_kind[kind] = summary.by_kind.get(kind, 0) + n
+        summary.actions_created += new
+        summary.already_planned += len(planned) - new
+        # The log and the outbox are written in the same transaction, by the
+        # database from the new rows: a run writes as many of each as it
+        # plans actions.
+        _log_planned(run_id, now)
+        outbox_enqueue(run_id=run_id, now=now, actor_label=RUN_ACTOR)
+
+
+def _log_planned(run_id: str, now: datetime) -> None:
+    """Log "action planned", with its reason, for each action ``run_id``
+    created (one statement)."""
+    data = (
+        "jsonb_build_object('key', idempotency_key, 'kind', kind, 'invoice_refs', invoice_refs)"
+        if connection.vendor == "postgresql"
+        else "json_object('key', idempotency_key, 'kind', kind, 'invoice_refs', json(invoice_refs))"
+    )
+    entry = {
+        "at": "%s",
+        "actor_label": "%s",
+        "customer_id": "customer_id",
+        "subject_type": "'action'",
+        "subject_ref": "CAST(id AS TEXT)",
+        "verb": "'action planned'",
+        "why": "reason",
+        "data": data,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Activity._meta.db_table} ({', '.join(entry)})"
+            f" SELECT {', '.join(entry.values())} FROM {Action._meta.db_table}"
+            " WHERE run_id = %s ORDER BY id",
+            [connection.ops.adapt_datetimefield_value(now), RUN_ACTOR, run_id],
+        )
 
 
 def _commit_without_waiting() -> None:
@@ -395,15 +408,28 @@ def _segments_store(runs: list[CustomerRun], as_of: date) -> None:
     )
 
 
-def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
-    # A correlated NOT EXISTS: Django's exclude() across the many-to-many
-    # would compare with every open invoice's link in the database.
-    open_link = ActionInvoice.objects.filter(
-        action=OuterRef("pk"), invoice__status=InvoiceStatus.OPEN
+def _any_invoice_open() -> RawSQL:
+    """Whether any invoice an action covers is open: its refs, a JSON list,
+    expanded in SQL (each database names the function differently)."""
+    table = Action._meta.db_table
+    refs = (
+        f"jsonb_array_elements_text({table}.invoice_refs) AS r(value)"
+        if connection.vendor == "postgresql"
+        else f"json_each({table}.invoice_refs) AS r"
     )
+    return RawSQL(
+        f"EXISTS (SELECT 1 FROM {refs} JOIN {Invoice._meta.db_table} AS i"
+        " ON i.ref = r.value WHERE i.status = %s)",
+        [InvoiceStatus.OPEN.value],
+        output_field=BooleanField(),
+    )
+
+
+def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     stale = list(
         Action.objects.filter(customer_id__any=customer_ids, status=ActionStatus.PLANNED)
-        .filter(~Exists(open_link))
+        .alias(any_open=_any_invoice_open())
+        .filter(any_open=False)
         .order_by()
         .values_list("id", "customer_id", "idempotency_key")
     )
@@ -473,7 +499,7 @@ def run_daily(
     else:
         summary = _partition_run(as_of, dry_run, partition, chunk_size, on_customers)
     if summary.actions_created >= ANALYZE_AFTER:
-        statistics_refresh([Action, ActionInvoice, Message, Task, Activity, CustomerSegment])
+        statistics_refresh([Action, Message, Task, Activity, CustomerSegment])
     summary.seconds = time.perf_counter() - started
     return summary
 

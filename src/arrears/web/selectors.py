@@ -582,11 +582,16 @@ def invoice_page(*, invoice: Invoice, as_of: date) -> InvoicePage:
         (d for d in explanation.decisions.invoices if d.invoice_ref == invoice.ref), None
     )
     # JSON "contains" is not portable to SQLite: filter the customer's
-    # messages in Python (one customer's, a bounded set).
+    # messages and actions in Python (one customer's, a bounded set).
     messages = [
         m
         for m in Message.objects.filter(customer=customer).order_by("-created_at", "-id")
         if invoice.ref in m.invoice_refs
+    ]
+    actions = [
+        a
+        for a in Action.objects.filter(customer=customer).order_by("-planned_for", "-id")
+        if invoice.ref in a.invoice_refs
     ]
     return InvoicePage(
         invoice=invoice,
@@ -600,7 +605,7 @@ def invoice_page(*, invoice: Invoice, as_of: date) -> InvoicePage:
         dispute_lines=list(
             invoice.dispute_lines.select_related("dispute").order_by("-dispute__opened_at")
         ),
-        actions=list(invoice.actions.order_by("-planned_for", "-id")),
+        actions=actions,
         messages=messages,
         decision=decision.reason if decision else "",
         outcome=decision.outcome.value if decision else "",

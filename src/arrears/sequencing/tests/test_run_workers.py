@@ -27,7 +27,7 @@ from arrears.comms.models import DeliveryEvent, Message, Task
 from arrears.comms.outbox import MESSAGE_KINDS, TASK_KINDS
 from arrears.ledger.importers import ImportSummary
 from arrears.ledger.models import Activity
-from arrears.sequencing.models import Action, ActionInvoice, ScheduledRun
+from arrears.sequencing.models import Action, ScheduledRun
 from arrears.sequencing.schedule import (
     RUN_STALE,
     scheduled_day,
@@ -97,7 +97,6 @@ def forget_the_run() -> None:
     Message.objects.all().delete()
     Task.objects.all().delete()
     Activity.objects.filter(subject_type__in=["action", "message", "task", "run"]).delete()
-    ActionInvoice.objects.all().delete()
     Action.objects.all().delete()
 
 
