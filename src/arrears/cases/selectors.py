@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import CharField, Count, F, Q, Sum, Value
 
+from arrears.ledger.lookups import Ids
 from arrears.ledger.models import CreditNote, Customer
 
 from .approval_models import Placement, PlacementStatus, Recovery, WriteOff, WriteOffStatus
@@ -37,7 +38,7 @@ def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
     ids = list(customer_ids)
     customers: dict[int, str] = {}
     promises = (
-        Promise.objects.filter(customer_id__any=ids, created_at__date__lte=as_of)
+        Promise.objects.filter(customer_id__any=Ids(ids), created_at__date__lte=as_of)
         .filter(Q(status=PromiseStatus.OPEN) | Q(resolved_at__date__gt=as_of))
         .order_by("promised_on")
         .values_list("customer_id", "promised_on", "grace_days")
@@ -51,7 +52,7 @@ def holds_for(customer_ids: Sequence[int], as_of: date) -> Holds:
             )
     # Placed with an agency or attorney: no automated dunning at all.
     for customer_id, agency in (
-        Placement.objects.filter(customer_id__any=ids, placed_at__date__lte=as_of)
+        Placement.objects.filter(customer_id__any=Ids(ids), placed_at__date__lte=as_of)
         .filter(Q(status=PlacementStatus.PLACED) | Q(ended_at__date__gt=as_of))
         .values_list("customer_id", "agency")
     ):
@@ -78,7 +79,7 @@ def _invoice_cases(ids: list[int], as_of: date) -> Any:
     Every column is an annotation, in one order, so the parts line up."""
     disputes = (
         DisputeLine.objects.filter(
-            invoice__customer_id__any=ids, dispute__opened_at__date__lte=as_of
+            invoice__customer_id__any=Ids(ids), dispute__opened_at__date__lte=as_of
         )
         .filter(Q(dispute__status=DisputeStatus.OPEN) | Q(dispute__resolved_at__date__gt=as_of))
         .annotate(
@@ -91,7 +92,7 @@ def _invoice_cases(ids: list[int], as_of: date) -> Any:
         .values_list("k", "inv", "case", "amt", "cur")
     )
     plans = (
-        PlanInvoice.objects.filter(plan__customer_id__any=ids, plan__start_on__lte=as_of)
+        PlanInvoice.objects.filter(plan__customer_id__any=Ids(ids), plan__start_on__lte=as_of)
         .filter(Q(plan__status=PlanStatus.ACTIVE) | Q(plan__ended_on__gt=as_of))
         .annotate(
             k=Value("plan", output_field=CharField()),
@@ -103,7 +104,7 @@ def _invoice_cases(ids: list[int], as_of: date) -> Any:
         .values_list("k", "inv", "case", "amt", "cur")
     )
     deductions = (
-        Deduction.objects.filter(customer_id__any=ids, opened_at__date__lte=as_of)
+        Deduction.objects.filter(customer_id__any=Ids(ids), opened_at__date__lte=as_of)
         .filter(Q(status=DeductionStatus.OPEN) | Q(resolved_at__date__gt=as_of))
         .annotate(
             k=Value("deduction", output_field=CharField()),
@@ -124,7 +125,7 @@ def case_history(customer_ids: Sequence[int], as_of: date) -> dict[int, tuple[in
     since = as_of - timedelta(days=365)
     broken = dict(
         Promise.objects.filter(
-            customer_id__any=ids,
+            customer_id__any=Ids(ids),
             status=PromiseStatus.BROKEN,
             resolved_at__date__gt=since,
             resolved_at__date__lte=as_of,
@@ -136,7 +137,7 @@ def case_history(customer_ids: Sequence[int], as_of: date) -> dict[int, tuple[in
     )
     disputes = dict(
         Dispute.objects.filter(
-            customer_id__any=ids, opened_at__date__gt=since, opened_at__date__lte=as_of
+            customer_id__any=Ids(ids), opened_at__date__gt=since, opened_at__date__lte=as_of
         )
         .order_by()
         .values_list("customer_id")

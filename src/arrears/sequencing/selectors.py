@@ -46,6 +46,7 @@ from arrears.domain.segments import (
     SegmentResult,
     segment_of,
 )
+from arrears.ledger.lookups import Ids
 from arrears.ledger.models import Allocation, Contact, Customer, Invoice, InvoiceStatus
 from arrears.ledger.selectors import open_invoices_as_of
 
@@ -173,7 +174,7 @@ def customer_rows(
     an empty list when none is left."""
     qs = Customer.objects.filter(pk__gt=after_id)
     if ids is not None:
-        qs = qs.filter(pk__any=list(ids))
+        qs = qs.filter(pk__any=Ids(ids))
     if partition is not None:
         k, n = partition
         qs = qs.alias(part=Mod(F("pk"), Value(n))).filter(part=k)
@@ -197,10 +198,13 @@ def customer_rows(
 
 def _open_invoices(
     ids: list[int], as_of: date, holds: Holds, *, balances_as_of: bool
-) -> dict[int, list[tuple[int, InvoiceFacts]]]:
-    """Per customer id, its open invoices as (id, facts), by due date and
-    ref. Rows come as tuples: this read has ten rows per customer."""
-    base = Invoice.objects.filter(customer_id__any=ids).order_by()
+) -> dict[int, list[InvoiceFacts]]:
+    """Per customer id, its open invoices' facts by due date and ref. Rows
+    come as tuples, sorted by the database: this read has ten rows per
+    customer."""
+    base = Invoice.objects.filter(customer_id__any=Ids(ids)).order_by(
+        "customer_id", "due_date", "ref"
+    )
     fields = ("pk", "ref", "customer_id", "issue_date", "due_date", "currency")
     rows: Any
     if balances_as_of:
@@ -211,20 +215,13 @@ def _open_invoices(
             *fields, "amount", "allocated"
         )
     disputed, held = holds.disputed_invoice_ids, holds.invoices
-    by_customer: dict[int, list[tuple[int, InvoiceFacts]]] = defaultdict(list)
+    by_customer: dict[int, list[InvoiceFacts]] = defaultdict(list)
     for pk, ref, customer_id, issued, due, currency, amount, allocated in rows:
-        facts = InvoiceFacts(
-            ref,
-            issued,
-            due,
-            amount - allocated,
-            currency,
-            disputed=pk in disputed,
-            hold_reason=held.get(pk),
+        by_customer[customer_id].append(
+            InvoiceFacts(
+                ref, issued, due, amount - allocated, currency, pk in disputed, held.get(pk)
+            )
         )
-        by_customer[customer_id].append((pk, facts))
-    for invoices in by_customer.values():
-        invoices.sort(key=lambda pair: (pair[1].due_date, pair[1].ref))
     return by_customer
 
 
@@ -241,7 +238,7 @@ def paid_histories(ids: Sequence[int], as_of: date) -> dict[int, PaymentHistory]
         .values("last")
     )
     rows = (
-        Invoice.objects.filter(customer_id__any=list(ids), status=InvoiceStatus.PAID)
+        Invoice.objects.filter(customer_id__any=Ids(ids), status=InvoiceStatus.PAID)
         .order_by()
         .annotate(paid_on=paid_on)
         .filter(paid_on__gt=as_of - timedelta(days=HISTORY_DAYS), paid_on__lte=as_of)
@@ -295,7 +292,7 @@ def blocked_channels_by_customer(ids: Sequence[int]) -> dict[int, dict[Kind, str
     (one query); every id given has an entry, empty when all are usable."""
     contacts: dict[int, list[Any]] = {pk: [] for pk in ids}
     for contact in (
-        Contact.objects.filter(customer_id__any=list(ids), is_active=True)
+        Contact.objects.filter(customer_id__any=Ids(ids), is_active=True)
         .order_by()
         .values(
             "customer_id",
@@ -318,7 +315,7 @@ def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
     past: dict[int, list[PastAction]] = defaultdict(list)
     rows = (
         Action.objects.filter(
-            customer_id__any=ids, status__in=_PAST_STATUSES, planned_for__lte=as_of
+            customer_id__any=Ids(ids), status__in=_PAST_STATUSES, planned_for__lte=as_of
         )
         .order_by()
         .values_list("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step")
@@ -328,6 +325,12 @@ def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
             PastAction(on, Kind(kind), Stage(stage), frozenset(refs), step or None)
         )
     return past
+
+
+_NOTHING_PAID = PaymentHistory()
+# Enum members by value: looked up for every customer of every run.
+_AUTOMATIONS = {a.value: a for a in Automation}
+_KINDS = {k.value: k for k in Kind}
 
 
 def customer_runs(
@@ -362,12 +365,16 @@ def customer_runs(
     cases = case_history(ids_, as_of)
     runs = []
     for c in customers:
-        broken, disputes = cases.get(c["pk"], (0, 0))
-        history = replace(
-            histories.get(c["pk"], PaymentHistory()),
-            customer_since=c["customer_since"],
-            broken_promises=broken,
-            disputes=disputes,
+        pk = c["pk"]
+        broken, disputes = cases.get(pk, (0, 0))
+        paid = histories.get(pk, _NOTHING_PAID)
+        history = PaymentHistory(
+            c["customer_since"],
+            paid.paid_count,
+            paid.paid_late_count,
+            paid.average_days_late,
+            broken,
+            disputes,
         )
         override = (
             SegmentOverride(
@@ -377,32 +384,28 @@ def customer_runs(
             else None
         )
         segment = segment_of(history, as_of, override=override)
-        history_actions = list(past.get(c["pk"], ()))
+        history_actions = past.get(pk, ())
         if extra_history is not None:
-            history_actions += extra_history.get(c["pk"], ())
+            history_actions = [*history_actions, *extra_history.get(pk, ())]
         facts = CustomerFacts(
-            ref=c["ref"],
-            segment=segment.segment,
-            country=c["country"],
-            automation=Automation(c["automation"]),
-            preferred_channel=Kind(c["preferred_channel"]) if c["preferred_channel"] else None,
-            time_zone=c["time_zone"] or None,
-            hold_reason=holds.customers.get(c["pk"]),
-            blocked_channels=blocked[c["pk"]],
-            history=tuple(history_actions),
+            c["ref"],
+            segment.segment,
+            c["country"],
+            _AUTOMATIONS[c["automation"]],
+            _KINDS[c["preferred_channel"]] if c["preferred_channel"] else None,
+            c["time_zone"] or None,
+            blocked[pk],
+            holds.customers.get(pk),
+            tuple(history_actions),
         )
-        mine = invoices.get(c["pk"], [])
         runs.append(
             CustomerRun(
-                id=c["pk"],
-                policy=book.for_customer(c["ref"], c["policy_settings__policy_name"] or ""),
-                segment=segment,
-                facts=facts,
-                invoices=tuple(facts for _, facts in mine),
-                stored_segment=(
-                    c["segment_state__segment"] or "",
-                    c["segment_state__reason"] or "",
-                ),
+                pk,
+                book.for_customer(c["ref"], c["policy_settings__policy_name"] or ""),
+                segment,
+                facts,
+                tuple(invoices.get(pk, ())),
+                (c["segment_state__segment"] or "", c["segment_state__reason"] or ""),
             )
         )
     return runs

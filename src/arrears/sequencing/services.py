@@ -34,6 +34,7 @@ from arrears.ledger.bulk import (
     rows_upsert,
     statistics_refresh,
 )
+from arrears.ledger.lookups import Ids
 from arrears.ledger.models import Activity, Customer, Invoice, InvoiceStatus
 from arrears.ledger.services import activities_record, activity_record
 from arrears.portal.onboarding import onboarding_review
@@ -427,7 +428,7 @@ def _any_invoice_open() -> RawSQL:
 
 def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     stale = list(
-        Action.objects.filter(customer_id__any=customer_ids, status=ActionStatus.PLANNED)
+        Action.objects.filter(customer_id__any=Ids(customer_ids), status=ActionStatus.PLANNED)
         .alias(any_open=_any_invoice_open())
         .filter(any_open=False)
         .order_by()
@@ -436,7 +437,7 @@ def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
     if not stale:
         return
     # Conditional: an action done or cancelled meanwhile stays as it is.
-    Action.objects.filter(id__any=[s[0] for s in stale], status=ActionStatus.PLANNED).update(
+    Action.objects.filter(id__any=Ids(s[0] for s in stale), status=ActionStatus.PLANNED).update(
         status=ActionStatus.CANCELLED
     )
     summary.cancelled += len(stale)

@@ -11,6 +11,7 @@ from django.db import connection
 
 from arrears.ledger import importers
 from arrears.ledger.bulk import rows_insert_new, rows_upsert
+from arrears.ledger.lookups import Ids
 from arrears.ledger.models import Customer, Invoice
 
 from .import_runs import import_csv
@@ -36,6 +37,10 @@ def test_any_matches_exactly_the_ids_given(invoices: None) -> None:
     assert not Invoice.objects.filter(customer_id__any=[]).exists()
     # Combined with other conditions and negated, as querysets use it.
     assert Invoice.objects.exclude(customer_id__any=[c1]).count() == 1
+    # Ids wrapped for speed match the same rows, as a generator too.
+    wrapped = Invoice.objects.filter(customer_id__any=Ids(x for x in (c1, c3)))
+    assert sorted(wrapped.values_list("ref", flat=True)) == refs
+    assert not Invoice.objects.filter(customer__any=Ids([])).exists()
 
 
 def test_any_sends_one_parameter_on_postgresql(invoices: None) -> None:
