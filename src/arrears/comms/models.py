@@ -126,12 +126,26 @@ class Message(models.Model):
     ``claimed_at`` mark the worker sending it.
     """
 
+    # The daily run writes a message per action: its indexes are the ones in
+    # Meta, without duplicates, and partial where most rows hold no value.
     action = models.ForeignKey(
-        Action, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Action,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     channel = models.CharField(max_length=10, choices=TemplateChannel.choices)
     template_key = models.CharField(max_length=100)
@@ -159,10 +173,20 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Which message this one replaces after a bounce or opt-out.
     fallback_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallbacks"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallbacks",
+        db_index=False,
     )
     print_batch = models.ForeignKey(
-        PrintBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        PrintBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     tracking_number = models.CharField(max_length=100, blank=True)
     idempotency_key = models.CharField(max_length=200)
@@ -176,7 +200,22 @@ class Message(models.Model):
             models.Index(fields=["customer", "created_at"]),
             models.Index(fields=["action"]),
             # Delivery receipts find their message by the provider's id.
-            models.Index(fields=["provider_id"], name="message_provider_id"),
+            models.Index(
+                fields=["provider_id"], name="message_provider_id", condition=~Q(provider_id="")
+            ),
+            models.Index(
+                fields=["contact"], name="message_contact", condition=Q(contact__isnull=False)
+            ),
+            models.Index(
+                fields=["fallback_of"],
+                name="message_fallback_of",
+                condition=Q(fallback_of__isnull=False),
+            ),
+            models.Index(
+                fields=["print_batch"],
+                name="message_print_batch",
+                condition=Q(print_batch__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="message_idempotency_unique"),

@@ -294,13 +294,24 @@ class Activity(models.Model):
     """The activity log: who did what to which subject, when and why."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Indexed in Meta: only where set (most entries are the system's).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
     )
     # Who acted when it is not a person: "import customers.csv", "system".
     actor_label = models.CharField(max_length=200)
+    # Indexed by the (customer, at) index in Meta.
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     subject_type = models.CharField(max_length=40)
     subject_ref = models.CharField(max_length=64)
@@ -311,7 +322,10 @@ class Activity(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name_plural = "activities"
-        indexes = [models.Index(fields=["customer", "-at"])]
+        indexes = [
+            models.Index(fields=["customer", "-at"]),
+            models.Index(fields=["actor"], name="activity_actor", condition=Q(actor__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label}: {self.verb} {self.subject_ref}"
