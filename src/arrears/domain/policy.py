@@ -647,9 +647,14 @@ def _next_step(
     its window, with its trigger date. A step that follows another which
     has not fired for the invoice is skipped: walking in order, that one was
     passed over, so it never will."""
+    # The run evaluates every open invoice: the cheap tests come first.
     for i in range(prog.last_index + 1, len(policy.steps)):
+        if not fits[i]:
+            continue
         step = policy.steps[i]
-        if not _applies(step, customer, inv, fired_touches=prog.touches, fits=fits[i]):
+        if step.stage is Stage.REMIND and today > inv.due_date:
+            continue  # expired, whatever its trigger date
+        if not _applies(step, customer, inv, fired_touches=prog.touches, fits=True):
             continue
         on = trigger_date(policy, step, customer, inv, prog.fired, timing, fits)
         if on is None:
@@ -788,8 +793,9 @@ def _plan(
             continue
         if step.is_touch:
             recent.append(today)
+        trigger = step.trigger.describe()
         parts = ", ".join(
-            f"{inv.ref} ({step.trigger.describe()} = {on.isoformat()})"
+            f"{inv.ref} ({trigger} = {on.isoformat()})"
             for inv, on in sorted(cand.invoices, key=lambda pair: pair[0].ref)
         )
         reason = (

@@ -20,6 +20,7 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Value,
 )
@@ -198,24 +199,69 @@ def customer_rows(
     )
 
 
-def _open_invoices(
-    ids: list[int], as_of: date, holds: Holds, *, balances_as_of: bool
-) -> dict[int, list[InvoiceFacts]]:
-    """Per customer id, its open invoices' facts by due date and ref. Rows
-    come as tuples, sorted by the database: this read has ten rows per
-    customer."""
-    base = Invoice.objects.filter(customer_id__any=Ids(ids)).order_by(
-        "customer_id", "due_date", "ref"
-    )
-    fields = ("pk", "ref", "customer_id", "issue_date", "due_date", "currency")
-    rows: Any
+_INVOICE_FIELDS = ("pk", "ref", "customer_id", "issue_date", "due_date", "currency")
+_INVOICE_ORDER = ("customer_id", "due_date", "ref")
+
+
+def _open_invoice_rows(
+    invoices: QuerySet[Invoice], as_of: date, *, balances_as_of: bool
+) -> QuerySet[Invoice, tuple[Any, ...]]:
+    """``invoices`` open on ``as_of`` as (id, ref, customer id, issue date,
+    due date, currency, amount, allocated) rows, by customer, due date, ref."""
+    invoices = invoices.order_by(*_INVOICE_ORDER)
     if balances_as_of:
-        rows = open_invoices_as_of(as_of, base).values_list(*fields, "open_as_of", Value(0))
-    else:
-        # Subtracted here, not in SQL: SQLite would do it in floating point.
-        rows = base.filter(status=InvoiceStatus.OPEN, issue_date__lte=as_of).values_list(
-            *fields, "amount", "allocated"
+        return open_invoices_as_of(as_of, invoices).values_list(
+            *_INVOICE_FIELDS, "open_as_of", Value(0)
         )
+    # Subtracted later, not in SQL: SQLite would do it in floating point.
+    return invoices.filter(status=InvoiceStatus.OPEN, issue_date__lte=as_of).values_list(
+        *_INVOICE_FIELDS, "amount", "allocated"
+    )
+
+
+class OpenInvoiceStream:
+    """The open invoices of a run's customers (one partition's), read in ONE
+    pass in customer order and handed out chunk by chunk, as they were when
+    the run started. Read chunk by chunk instead, every chunk's read visited
+    most of the table's pages, a customer's invoices lying anywhere in it.
+    PostgreSQL only: the rows come through a server-side cursor, which the
+    run's other queries and commits leave open."""
+
+    def __init__(self, as_of: date, partition: tuple[int, int] | None) -> None:
+        invoices = Invoice.objects.all()
+        if partition is not None:
+            k, n = partition
+            invoices = invoices.alias(part=Mod(F("customer_id"), Value(n))).filter(part=k)
+        rows = _open_invoice_rows(invoices, as_of, balances_as_of=False)
+        self._rows = rows.iterator(chunk_size=10 * CHUNK)
+        self._next: tuple[Any, ...] | None = next(self._rows, None)
+
+    def through(self, last_customer_id: int) -> list[tuple[Any, ...]]:
+        """The rows not handed out yet of customers up to ``last_customer_id``."""
+        rows = []
+        while self._next is not None and self._next[2] <= last_customer_id:
+            rows.append(self._next)
+            self._next = next(self._rows, None)
+        return rows
+
+
+def _open_invoices(
+    ids: list[int],
+    as_of: date,
+    holds: Holds,
+    *,
+    balances_as_of: bool,
+    stream: OpenInvoiceStream | None = None,
+) -> dict[int, list[InvoiceFacts]]:
+    """Per customer id, its open invoices' facts by due date and ref, from
+    ``stream`` when given. Rows come as tuples: this read has ten rows per
+    customer."""
+    rows: Any
+    if stream is not None:
+        rows = stream.through(ids[-1])
+    else:
+        invoices = Invoice.objects.filter(customer_id__any=Ids(ids))
+        rows = _open_invoice_rows(invoices, as_of, balances_as_of=balances_as_of)
     disputed, held = holds.disputed_invoice_ids, holds.invoices
     by_customer: dict[int, list[InvoiceFacts]] = defaultdict(list)
     for pk, ref, customer_id, issued, due, currency, amount, allocated in rows:
@@ -345,6 +391,7 @@ def customer_runs(
     ids: Sequence[int] | None = None,
     balances_as_of: bool = False,
     extra_history: Mapping[int, Sequence[PastAction]] | None = None,
+    invoice_stream: OpenInvoiceStream | None = None,
 ) -> list[CustomerRun]:
     """The next chunk of customers (by primary key, after ``after_id``) with
     their open invoices and policy facts, in five queries whatever the
@@ -354,13 +401,17 @@ def customer_runs(
     today's running balances, or with ``balances_as_of`` those at ``as_of``
     (payments and credit notes dated after it are ignored). ``extra_history``
     adds past actions by customer id that are not stored (simulation).
+    ``invoice_stream``: where to take the open invoices from, for a run
+    reading the chunks of its partition in order.
     """
     customers = customer_rows(after_id=after_id, limit=limit, partition=partition, ids=ids)
     if not customers:
         return []
     ids_ = [c["pk"] for c in customers]
     holds = holds_for(ids_, as_of)
-    invoices = _open_invoices(ids_, as_of, holds, balances_as_of=balances_as_of)
+    invoices = _open_invoices(
+        ids_, as_of, holds, balances_as_of=balances_as_of, stream=invoice_stream
+    )
     histories = paid_histories(ids_, as_of)
     blocked = blocked_channels_by_customer(ids_)
     past = _past_actions(ids_, as_of)

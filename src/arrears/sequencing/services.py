@@ -48,7 +48,7 @@ from .models import (
     PolicyVersion,
     Segment,
 )
-from .selectors import CHUNK, CustomerRun, PolicyBook, customer_runs
+from .selectors import CHUNK, CustomerRun, OpenInvoiceStream, PolicyBook, customer_runs
 
 
 @dataclass(frozen=True)
@@ -542,6 +542,10 @@ def _child_count(n: int) -> None:
 
 def _child_run(as_of: date, dry_run: bool, partition: tuple[int, int], chunk_size: int) -> Any:
     try:
+        with connection.cursor() as cursor:
+            # The run's processes keep every core busy: a parallel plan for
+            # a chunk's read would only add processes competing with them.
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
         return _partition_run(as_of, dry_run, partition, chunk_size, _child_count)
     finally:
         connections.close_all()
@@ -590,6 +594,11 @@ def _partition_run(
     summary = RunSummary(as_of)
     book = PolicyBook()
     balances_as_of = as_of < timezone.localdate()
+    stream = (
+        OpenInvoiceStream(as_of, partition)
+        if connection.vendor == "postgresql" and not balances_as_of
+        else None
+    )
     after = 0
     while True:
         runs = customer_runs(
@@ -599,6 +608,7 @@ def _partition_run(
             limit=chunk_size,
             partition=partition,
             balances_as_of=balances_as_of,
+            invoice_stream=stream,
         )
         if not runs:
             break

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from arrears.comms.models import Message, Task
 from arrears.domain.policy import evaluate
 from arrears.ledger.importers import ImportSummary
-from arrears.ledger.models import Activity, Customer
+from arrears.ledger.models import Activity, Customer, Invoice
 from arrears.sequencing.models import Action, ActionStatus
-from arrears.sequencing.selectors import PolicyBook, customer_runs
+from arrears.sequencing.selectors import OpenInvoiceStream, PolicyBook, customer_runs
 from arrears.sequencing.services import run_daily
 
 from .conftest import AS_OF
@@ -125,6 +128,36 @@ def test_a_run_after_a_crash_or_a_racing_worker_skips_existing_keys(
     # The racing worker's action got its message once, not a second time.
     assert Message.objects.count() + Task.objects.count() == 2
     assert Activity.objects.filter(verb="action planned").count() == 2
+
+
+@pytest.mark.parametrize("partition", [None, (0, 2), (1, 2)])
+def test_the_invoice_stream_hands_each_chunk_what_its_own_query_finds(
+    ledger: None, importer: Importer, partition: tuple[int, int] | None
+) -> None:
+    # Today's balances (the stream's case), with one invoice partly paid.
+    importer(
+        "payments",
+        "payment_ref,customer_ref,received_on,amount,currency,invoice_ref\n"
+        "P1,C1,2025-03-12,40.00,USD,I1\n",
+    )
+    today, book = timezone.localdate(), PolicyBook()
+    stream = OpenInvoiceStream(today, partition)
+    after, seen = 0, {}
+    while True:
+        chunk = dict(as_of=today, book=book, after_id=after, limit=1, partition=partition)
+        streamed = customer_runs(**chunk, invoice_stream=stream)  # type: ignore[arg-type]
+        queried = customer_runs(**chunk)  # type: ignore[arg-type]
+        assert [(r.id, r.invoices) for r in streamed] == [(r.id, r.invoices) for r in queried]
+        if not streamed:
+            break
+        seen.update({inv.ref: inv.open_amount for r in streamed for inv in r.invoices})
+        after = streamed[-1].id
+    k, n = partition or (0, 1)
+    mine = Invoice.objects.filter(status="open").annotate(part=F("customer_id") % n)
+    assert set(seen) == set(mine.filter(part=k).values_list("ref", flat=True))
+    assert partition is not None or len(seen) == 5
+    if "I1" in seen:
+        assert seen["I1"] == Decimal("60.00")
 
 
 def test_planned_actions_of_paid_invoices_are_cancelled(ledger: None, importer: Importer) -> None:

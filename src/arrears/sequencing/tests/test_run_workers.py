@@ -270,20 +270,24 @@ def test_two_worker_processes_start_the_days_run_once(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel runs need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("day", ["past", "today"])
 def test_a_run_in_two_processes_plans_what_one_process_plans(
-    importer: Callable[[str, str], ImportSummary], tmp_path: Path
+    importer: Callable[[str, str], ImportSummary], tmp_path: Path, day: str
 ) -> None:
-    customers, invoices = ledger_csv(48, AS_OF)
+    # A past day reads balances as they were then; today's run streams
+    # each partition's open invoices in one pass.
+    as_of = AS_OF if day == "past" else timezone.localdate()
+    customers, invoices = ledger_csv(48, as_of)
     importer("customers", customers)
     importer("invoices", invoices)
-    single = run_daily(as_of=AS_OF, jobs=1)
+    single = run_daily(as_of=as_of, jobs=1)
     expected, expected_outbox = planned_actions(), outbox_rows()
     forget_the_run()
 
     # A real `arrears run`: this test process may run other threads (a live
     # server), and then a run never forks.
     env = process_env(tmp_path, ARREARS_RUN_JOBS="2")
-    parallel = json.loads(arrears_run("run", "--as-of", AS_OF.isoformat(), "--json", env=env))
+    parallel = json.loads(arrears_run("run", "--as-of", as_of.isoformat(), "--json", env=env))
 
     assert parallel["actions_created"] == single.actions_created == len(expected) > 20
     assert parallel["customers_evaluated"] == 48
@@ -299,7 +303,7 @@ def test_a_run_in_two_processes_plans_what_one_process_plans(
     thread.start()
     try:
         assert not _can_fork()
-        again = run_daily(as_of=AS_OF, jobs=2)
+        again = run_daily(as_of=as_of, jobs=2)
     finally:
         stay.set()
         thread.join()
