@@ -32,6 +32,7 @@ from arrears.cases.escalation import (
 from arrears.cases.selectors import holds_for
 from arrears.cases.services import dispute_open, promise_record
 from arrears.comms.models import Message, MessageStatus, Task, TaskKind
+from arrears.domain.calendar import next_business_day
 from arrears.ledger.models import Activity, Contact, Customer, Invoice, InvoiceStatus, Payment
 from arrears.ledger.services import documents_post
 from arrears.sequencing.models import Action, ActionStatus
@@ -222,14 +223,16 @@ def test_a_placed_customer_gets_no_automated_actions_from_the_daily_run(
     assert planned.status == ActionStatus.CANCELLED
     assert holds_for([debtor.pk], today).customers == {debtor.pk: "placed with Northern Recoveries"}
 
-    run_daily(as_of=today)
+    # A day the run contacts anyone in GB (a weekend day contacts no one).
+    workday = next_business_day(today, "GB")
+    run_daily(as_of=workday)
 
     assert not Action.objects.filter(customer=debtor, status=ActionStatus.PLANNED).exists()
     assert Action.objects.filter(customer=other).exists()
     # After a recall, collection resumes.
     placement_recall(placement=placement, by=people.manager, reason="agency closed")
     assert holds_for([debtor.pk], today).customers == {}
-    run_daily(as_of=today + timedelta(days=1))
+    run_daily(as_of=next_business_day(workday + timedelta(days=1), "GB"))
     assert Action.objects.filter(customer=debtor, status=ActionStatus.PLANNED).exists()
 
 
