@@ -13,7 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+import psycopg
+from django.db import connection, transaction
 from django.db.models import BinaryField, JSONField, Model, TextField
 
 
@@ -80,7 +81,7 @@ def rows_insert_new(
 ) -> None:
     """Insert ``rows`` into ``table``, skipping those that would break a
     unique constraint (rows already there: a re-run, another worker)."""
-    _insert_staged(table, columns, rows, " ON CONFLICT DO NOTHING", json_column)
+    _insert_unless_there(table, columns, rows, " ON CONFLICT DO NOTHING", json_column)
 
 
 def rows_upsert(
@@ -94,23 +95,34 @@ def rows_upsert(
     """Insert ``rows`` into ``table``; a row whose ``unique`` columns match
     one already there updates that row's ``update`` columns instead."""
     changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
-    _insert_staged(
+    _insert_unless_there(
         table, columns, rows, f" ON CONFLICT ({', '.join(unique)}) DO UPDATE SET {changes}", -1
     )
 
 
-def _insert_staged(
+def _insert_unless_there(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str, json_column: int
 ) -> None:
-    """``INSERT ... {tail}`` of ``rows``. On PostgreSQL the rows are copied
-    into a temporary table first, then moved with one statement: an ORM
-    insert of as many rows spends most of its time compiling it."""
+    """``INSERT ... {tail}`` of ``rows``, ``tail`` saying what to do with a
+    row already there.
+
+    On PostgreSQL the rows are first copied straight in. Only when that
+    meets a row already there are they copied into a temporary table, then
+    moved with one statement: a second copy of every row, slower, but an
+    ORM insert of as many rows spends most of its time compiling it.
+    """
     if not rows:
         return
-    names = ", ".join(columns)
     if connection.vendor != "postgresql":
         _insert_many(table, columns, rows, tail=tail)
         return
+    try:
+        with transaction.atomic():
+            rows_insert(table, columns, rows, json_column=json_column)
+        return
+    except psycopg.IntegrityError:
+        pass  # rolled back to the savepoint: none of them was inserted
+    names = ", ".join(columns)
     staging = f"{table}_staging"
     with connection.cursor() as cursor:
         # Dropped with the transaction that created it or at commit, so a

@@ -42,8 +42,14 @@ class AnyOf(Lookup):  # type: ignore[type-arg]
         if connection.vendor == "postgresql":
             # As an array literal: psycopg's own list adaptation inspects
             # every element and costs more than the query.
-            literal = "{" + ",".join(str(int(v)) for v in values) + "}"
-            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, literal]
+            literal = "{" + ",".join(map(str, map(int, values))) + "}"
+            # The range changes no result but tells the planner how few rows
+            # match: without statistics (a table the daily run is filling)
+            # it takes ANY of thousands of ids for all rows, and scans them.
+            return (
+                f"({lhs} = ANY(%s::bigint[]) AND {lhs} BETWEEN %s AND %s)",
+                [*lhs_params, literal, *lhs_params, min(values), max(values)],
+            )
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 
 
