@@ -104,6 +104,7 @@ def segment_override_for(customer: Customer) -> SegmentOverride | None:
 CHUNK = 5000
 HISTORY_DAYS = 365
 _PAST_STATUSES = (ActionStatus.PLANNED, ActionStatus.DONE)
+_PAST_FIELDS = ("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step", "status")
 
 
 class _DaysBetween(Func):
@@ -134,6 +135,8 @@ class CustomerRun:
     invoices: tuple[InvoiceFacts, ...]
     # The segment and reason stored by the last run ("" when none).
     stored_segment: tuple[str, str] = ("", "")
+    # Whether an action of the customer is still planned (any day).
+    has_planned: bool = False
 
 
 class PolicyBook:
@@ -359,26 +362,30 @@ def blocked_channels_by_customer(ids: Sequence[int]) -> dict[int, dict[Kind, str
     return {pk: _blocked_channels(rows) for pk, rows in contacts.items()}
 
 
-def _past_actions(ids: list[int], as_of: date) -> dict[int, list[PastAction]]:
-    past: dict[int, list[PastAction]] = defaultdict(list)
-    rows = (
-        Action.objects.filter(
-            customer_id__any=Ids(ids), status__in=_PAST_STATUSES, planned_for__lte=as_of
-        )
-        .order_by()
-        .values_list("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step")
-    )
-    for customer_id, on, kind, stage, refs, step in rows:
-        past[customer_id].append(
-            PastAction(on, Kind(kind), Stage(stage), frozenset(refs), step or None)
-        )
-    return past
-
-
 _NOTHING_PAID = PaymentHistory()
 # Enum members by value: looked up for every customer of every run.
 _AUTOMATIONS = {a.value: a for a in Automation}
 _KINDS = {k.value: k for k in Kind}
+_STAGES = {s.value: s for s in Stage}
+
+
+def _past_actions(ids: list[int], as_of: date) -> tuple[dict[int, list[PastAction]], set[int]]:
+    """Per customer id, its actions planned or done by ``as_of``; and the ids
+    of those with an action still planned (on any day)."""
+    past: dict[int, list[PastAction]] = defaultdict(list)
+    planned: set[int] = set()
+    # By customer only in SQL: with the day or the status too, the planner
+    # (without statistics on a table the run is filling) read every action
+    # of the day, or every one planned, for each chunk.
+    rows = Action.objects.filter(customer_id__any=Ids(ids)).order_by().values_list(*_PAST_FIELDS)
+    for customer_id, on, kind, stage, refs, step, status in rows:
+        if status == ActionStatus.PLANNED:
+            planned.add(customer_id)
+        if on <= as_of and status in _PAST_STATUSES:
+            past[customer_id].append(
+                PastAction(on, _KINDS[kind], _STAGES[stage], frozenset(refs), step or None)
+            )
+    return past, planned
 
 
 def customer_runs(
@@ -414,7 +421,7 @@ def customer_runs(
     )
     histories = paid_histories(ids_, as_of)
     blocked = blocked_channels_by_customer(ids_)
-    past = _past_actions(ids_, as_of)
+    past, planned = _past_actions(ids_, as_of)
     cases = case_history(ids_, as_of)
     runs = []
     for c in customers:
@@ -459,6 +466,7 @@ def customer_runs(
                 facts,
                 tuple(invoices.get(pk, ())),
                 (c["segment_state__segment"] or "", c["segment_state__reason"] or ""),
+                pk in planned,
             )
         )
     return runs
