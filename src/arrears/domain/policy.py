@@ -406,14 +406,15 @@ def evaluate(
 
     progress = _progress({inv.ref for inv in invoices}, customer.history, index_of, g, today)
     fits = _customer_fits(policy, customer)
+    customer_held = customer.automation is Automation.PAUSED or bool(customer.hold_reason)
+    outreach_age = timedelta(days=g.earliest_outreach_days)
     candidates: dict[str, _Candidate] = {}
 
     for inv in invoices:
         prog = progress[inv.ref]
-        held = _left_alone(customer, inv)
-        if held is not None:
+        if customer_held or inv.open_amount <= 0 or inv.disputed or inv.hold_reason:
             if explain:
-                leave(inv, *held)
+                leave(inv, *_left_alone(customer, inv))
             continue
         if prog.acted_today is not None:
             if explain:
@@ -435,7 +436,7 @@ def evaluate(
                 _leave_without_step(policy, customer, inv, prog, leave)
             continue
         step, due_on = found
-        earliest = inv.issue_date + timedelta(days=g.earliest_outreach_days)
+        earliest = inv.issue_date + outreach_age
         outreach = step.is_touch and step.stage not in g.exempt_stages
         if outreach and due_on < earliest:
             due_on = earliest
@@ -496,8 +497,9 @@ def evaluate(
     return Decisions(customer.ref, today, policy.label, customer.segment, actions, ordered)
 
 
-def _left_alone(customer: CustomerFacts, inv: InvoiceFacts) -> tuple[Outcome, str] | None:
-    """Why the invoice gets nothing at all today, whatever the policy."""
+def _left_alone(customer: CustomerFacts, inv: InvoiceFacts) -> tuple[Outcome, str]:
+    """Why the invoice gets nothing at all today, whatever the policy (one
+    of the reasons ``evaluate`` tests holds)."""
     if inv.open_amount <= 0:
         return Outcome.PAID, "paid: nothing open"
     if inv.disputed:
@@ -506,9 +508,7 @@ def _left_alone(customer: CustomerFacts, inv: InvoiceFacts) -> tuple[Outcome, st
         return Outcome.PAUSED, "customer paused: no collection activity"
     if customer.hold_reason:
         return Outcome.HELD, f"customer left alone: {customer.hold_reason}"
-    if inv.hold_reason:
-        return Outcome.HELD, f"left alone: {inv.hold_reason}"
-    return None
+    return Outcome.HELD, f"left alone: {inv.hold_reason}"
 
 
 def _progress(
@@ -519,6 +519,9 @@ def _progress(
     today: date,
 ) -> dict[str, _Progress]:
     """Each invoice's place in the sequence, in one pass over the history."""
+    if not history:
+        # Nothing done yet: every invoice at the start (read, never changed).
+        return dict.fromkeys(refs, _Progress({}, -1, 0, None))
     progress = {ref: _Progress({}, -1, 0, None) for ref in refs}
     for past in history:
         counts = past.is_touch and past.stage not in g.exempt_stages
