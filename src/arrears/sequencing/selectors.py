@@ -104,7 +104,16 @@ def segment_override_for(customer: Customer) -> SegmentOverride | None:
 CHUNK = 5000
 HISTORY_DAYS = 365
 _PAST_STATUSES = (ActionStatus.PLANNED, ActionStatus.DONE)
-_PAST_FIELDS = ("customer_id", "planned_for", "kind", "stage", "invoice_refs", "step", "status")
+_PAST_FIELDS = (
+    "id",
+    "customer_id",
+    "planned_for",
+    "kind",
+    "stage",
+    "invoice_refs",
+    "step",
+    "status",
+)
 
 
 class _DaysBetween(Func):
@@ -135,8 +144,8 @@ class CustomerRun:
     invoices: tuple[InvoiceFacts, ...]
     # The segment and reason stored by the last run ("" when none).
     stored_segment: tuple[str, str] = ("", "")
-    # Whether an action of the customer is still planned (any day).
-    has_planned: bool = False
+    # The ids of the customer's actions still planned (on any day).
+    planned_ids: tuple[int, ...] = ()
 
 
 class PolicyBook:
@@ -369,18 +378,20 @@ _KINDS = {k.value: k for k in Kind}
 _STAGES = {s.value: s for s in Stage}
 
 
-def _past_actions(ids: list[int], as_of: date) -> tuple[dict[int, list[PastAction]], set[int]]:
+def _past_actions(
+    ids: list[int], as_of: date
+) -> tuple[dict[int, list[PastAction]], dict[int, list[int]]]:
     """Per customer id, its actions planned or done by ``as_of``; and the ids
-    of those with an action still planned (on any day)."""
+    of its actions still planned (on any day)."""
     past: dict[int, list[PastAction]] = defaultdict(list)
-    planned: set[int] = set()
+    planned: dict[int, list[int]] = defaultdict(list)
     # By customer only in SQL: with the day or the status too, the planner
     # (without statistics on a table the run is filling) read every action
     # of the day, or every one planned, for each chunk.
     rows = Action.objects.filter(customer_id__any=Ids(ids)).order_by().values_list(*_PAST_FIELDS)
-    for customer_id, on, kind, stage, refs, step, status in rows:
+    for action_id, customer_id, on, kind, stage, refs, step, status in rows:
         if status == ActionStatus.PLANNED:
-            planned.add(customer_id)
+            planned[customer_id].append(action_id)
         if on <= as_of and status in _PAST_STATUSES:
             past[customer_id].append(
                 PastAction(on, _KINDS[kind], _STAGES[stage], frozenset(refs), step or None)
@@ -466,7 +477,7 @@ def customer_runs(
                 facts,
                 tuple(invoices.get(pk, ())),
                 (c["segment_state__segment"] or "", c["segment_state__reason"] or ""),
-                pk in planned,
+                tuple(planned.get(pk, ())),
             )
         )
     return runs

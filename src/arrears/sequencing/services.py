@@ -323,7 +323,7 @@ def _chunk_persist(
     re-run, a retry after a crash, another worker), and log each one really
     created."""
     # First: a new action covers only open invoices, so none is to cancel.
-    _cancel_paid([run.id for run in runs if run.has_planned], summary)
+    _cancel_paid([pk for run in runs for pk in run.planned_ids], summary)
     now = timezone.now()
     run_id = uuid.uuid4().hex
     if planned:
@@ -426,11 +426,13 @@ def _any_invoice_open() -> RawSQL:
     )
 
 
-def _cancel_paid(customer_ids: list[int], summary: RunSummary) -> None:
-    if not customer_ids:
+def _cancel_paid(action_ids: list[int], summary: RunSummary) -> None:
+    """Cancel those of the planned actions ``action_ids`` whose invoices are
+    all paid (by id: a plan that needs no statistics of the table)."""
+    if not action_ids:
         return
     stale = list(
-        Action.objects.filter(customer_id__any=Ids(customer_ids), status=ActionStatus.PLANNED)
+        Action.objects.filter(id__any=Ids(action_ids), status=ActionStatus.PLANNED)
         .alias(any_open=_any_invoice_open())
         .filter(any_open=False)
         .order_by()
