@@ -630,10 +630,7 @@ def trigger_date(
     return None if base is None else base + timedelta(days=days)
 
 
-def _expired(step: Step, inv: InvoiceFacts, on: date, today: date) -> bool:
-    # A reminder before due makes no sense once the invoice is past due.
-    if step.stage is Stage.REMIND and today > inv.due_date:
-        return True
+def _past_window(step: Step, on: date, today: date) -> bool:
     return step.window_days is not None and today > on + timedelta(days=step.window_days)
 
 
@@ -656,13 +653,13 @@ def _next_step(
             continue
         step = policy.steps[i]
         if step.stage is Stage.REMIND and today > inv.due_date:
-            continue  # expired, whatever its trigger date
+            continue  # a reminder before due makes no sense once past due
         if not _applies(step, customer, inv, fired_touches=prog.touches, fits=True):
             continue
         on = trigger_date(policy, step, customer, inv, prog.fired, timing, fits)
         if on is None:
             continue
-        if _expired(step, inv, on, today):
+        if _past_window(step, on, today):
             continue
         return step, on
     return None
