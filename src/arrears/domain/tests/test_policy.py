@@ -239,9 +239,9 @@ def test_amount_limits_apply_in_the_invoice_currency() -> None:
         ),
     )
     facts = customer()
-    small_yen = replace(invoice(), currency="JPY", open_amount=Decimal(60000))
-    big_yen = replace(small_yen, open_amount=Decimal(80000))
-    dollars = replace(invoice(), currency="USD", open_amount=Decimal(600))
+    small_yen = invoice()._replace(currency="JPY", open_amount=Decimal(60000))
+    big_yen = small_yen._replace(open_amount=Decimal(80000))
+    dollars = invoice()._replace(currency="USD", open_amount=Decimal(600))
     assert not _applies(step, facts, small_yen, fired_touches=None)
     assert _applies(step, facts, big_yen, fired_touches=None)
     assert _applies(step, facts, dollars, fired_touches=None)

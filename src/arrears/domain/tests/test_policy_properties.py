@@ -76,7 +76,7 @@ def replay(
     for offset in range(DAYS):
         today = START + timedelta(days=offset)
         facts = [
-            replace(inv, open_amount=Decimal(0)) if paid is not None and paid <= offset else inv
+            inv._replace(open_amount=Decimal(0)) if paid is not None and paid <= offset else inv
             for inv, paid in invoices
             if inv.issue_date <= today
         ]
