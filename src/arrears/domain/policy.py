@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .calendar import BusinessHours, next_business_day, non_business_reason, planned_at
 from .segments import Segment
@@ -193,12 +193,16 @@ class Policy:
     description: str = ""
     # Step positions by id, derived from ``steps`` (every evaluation looks them up).
     index_of: Mapping[str, int] = field(init=False, repr=False, compare=False, hash=False)
+    # Whether any step's conditions look at the open amount (derived).
+    limits_amount: bool = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         index: dict[str, int] = {}
         for i, step in enumerate(self.steps):
             index.setdefault(step.id, i)
         object.__setattr__(self, "index_of", index)
+        limited = any(step.conditions.limits_amount for step in self.steps)
+        object.__setattr__(self, "limits_amount", limited)
 
     def step(self, step_id: str) -> Step | None:
         i = self.index_of.get(step_id)
@@ -362,6 +366,35 @@ class _Candidate:
     invoices: list[tuple[InvoiceFacts, date]]
 
 
+# An invoice's next step (or None), by what decides it; see ``StepMemo``.
+_KnownSteps = dict[tuple[Any, ...], "tuple[Step, date] | None"]
+
+
+class StepMemo:
+    """Next steps already worked out, shared by the evaluations of a batch of
+    customers (a chunk of the daily run). An invoice's next step depends only
+    on its dates (and open amount, when a step has amount limits), its place
+    in the sequence, the policy, the customer's segment and which steps fit
+    the customer: thousands of invoices share all of them. Keep one per
+    batch: it grows with the distinct invoices it sees."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[int, date, Segment, tuple[bool, ...]], _KnownSteps] = {}
+        # Held so that no policy's id is reused by another while the memo lives.
+        self._policies: list[Policy] = []
+
+    def known(
+        self, policy: Policy, segment: Segment, fits: tuple[bool, ...], today: date
+    ) -> _KnownSteps:
+        """The next steps known for one policy, segment, fit and day."""
+        key = (id(policy), today, segment, fits)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = {}
+            self._policies.append(policy)
+        return table
+
+
 def evaluate(
     policy: Policy,
     customer: CustomerFacts,
@@ -369,6 +402,7 @@ def evaluate(
     today: date,
     *,
     explain: bool = True,
+    memo: StepMemo | None = None,
 ) -> Decisions:
     """Decide what to do today for one customer and its open invoices.
 
@@ -380,6 +414,7 @@ def evaluate(
     ``explain`` False returns the same actions without the per-invoice
     decisions (``invoices`` is empty): the daily run needs only the actions,
     and working out every invoice's next step was most of its evaluation.
+    ``memo`` shares next steps between evaluations (same actions).
     """
     g = policy.guardrails
     non_business = non_business_reason(
@@ -411,6 +446,7 @@ def evaluate(
     customer_held = customer.automation is Automation.PAUSED or bool(customer.hold_reason)
     outreach_age = timedelta(days=g.earliest_outreach_days)
     candidates: dict[str, _Candidate] = {}
+    known = None if memo is None else memo.known(policy, customer.segment, fits, today)
 
     for inv in invoices:
         prog = progress[inv.ref]
@@ -432,7 +468,11 @@ def evaluate(
                     inv, Outcome.ALREADY_TODAY, f"already acted on today ({prog.acted_today})", nxt
                 )
             continue
-        found = _next_step(policy, customer, inv, prog, timing, today, fits)
+        found = (
+            _next_step(policy, customer, inv, prog, timing, today, fits)
+            if known is None
+            else _next_step_known(known, policy, customer, inv, prog, timing, today, fits)
+        )
         if found is None:
             if explain:
                 _leave_without_step(policy, customer, inv, prog, leave)
@@ -665,6 +705,31 @@ def _next_step(
             continue
         return step, on
     return None
+
+
+def _next_step_known(
+    known: _KnownSteps,
+    policy: Policy,
+    customer: CustomerFacts,
+    inv: InvoiceFacts,
+    prog: _Progress,
+    timing: SegmentTiming,
+    today: date,
+    fits: tuple[bool, ...],
+) -> tuple[Step, date] | None:
+    """``_next_step``, looked up in ``known`` first (see ``StepMemo``)."""
+    key = (
+        inv.issue_date,
+        inv.due_date,
+        prog.last_index,
+        prog.touches,
+        tuple(prog.fired.items()),
+        (inv.currency, inv.open_amount) if policy.limits_amount else None,
+    )
+    if key in known:
+        return known[key]
+    found = known[key] = _next_step(policy, customer, inv, prog, timing, today, fits)
+    return found
 
 
 def _leave_without_step(

@@ -27,7 +27,7 @@ from arrears.cases.plans import payment_plans_review
 from arrears.cases.services import disputes_review, promises_review
 from arrears.comms.models import Message, Task
 from arrears.comms.outbox import outbox_enqueue
-from arrears.domain.policy import Kind, PlannedAction, Policy, evaluate
+from arrears.domain.policy import Kind, PlannedAction, Policy, StepMemo, evaluate
 from arrears.domain.policy_file import PolicyInvalid, Problem, policy_parse
 from arrears.domain.policy_lint import policy_lint
 from arrears.ledger.bulk import (
@@ -635,12 +635,13 @@ def _partition_run(
 def _chunk_run(runs: list[CustomerRun], as_of: date, dry_run: bool, summary: RunSummary) -> None:
     """Evaluate one chunk of customers and store its actions (one transaction)."""
     planned: list[tuple[CustomerRun, PlannedAction]] = []
+    memo = StepMemo()
     for run in runs:
         summary.customers_evaluated += 1
         summary.already_planned += _already_today(run, as_of)
         if not run.invoices:
             continue
-        decisions = evaluate(run.policy, run.facts, run.invoices, as_of, explain=False)
+        decisions = evaluate(run.policy, run.facts, run.invoices, as_of, explain=False, memo=memo)
         planned += [(run, action) for action in decisions.actions]
     if dry_run:
         summary.actions_created += len(planned)

@@ -8,26 +8,30 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import arrears
 from arrears.domain.calendar import non_business_reason
 from arrears.domain.policy import (
     TOUCH_KINDS,
+    Anchor,
     Automation,
+    Conditions,
     CustomerFacts,
     InvoiceFacts,
     Kind,
+    PastAction,
     PlannedAction,
     Policy,
     Stage,
+    StepMemo,
     evaluate,
 )
 from arrears.domain.policy_file import policy_parse
 from arrears.domain.segments import Segment
 
-from .policy_examples import SMALL
+from .policy_examples import SMALL, step
 
 DEFAULT = policy_parse(
     (Path(arrears.__file__).parent / "sequencing" / "policies" / "default.yaml").read_text(
@@ -73,6 +77,7 @@ def replay(
     """Evaluate every day; an invoice is paid (open 0) from its payment day."""
     done: list[tuple[PlannedAction, dict[str, InvoiceFacts]]] = []
     history = customer.history
+    memo = StepMemo()  # shared by every day, as a run's chunk shares one
     for offset in range(DAYS):
         today = START + timedelta(days=offset)
         facts = [
@@ -82,7 +87,9 @@ def replay(
         ]
         by_ref = {inv.ref: inv for inv in facts}
         decisions = evaluate(policy, replace(customer, history=history), facts, today)
-        quick = evaluate(policy, replace(customer, history=history), facts, today, explain=False)
+        quick = evaluate(
+            policy, replace(customer, history=history), facts, today, explain=False, memo=memo
+        )
         assert quick.actions == decisions.actions, "the run's evaluation decides the same"
         assert quick.invoices == () and len(decisions.invoices) == len(facts)
         again = evaluate(
@@ -133,3 +140,80 @@ def test_guardrails_hold_day_after_day(
 def test_paused_customers_get_nothing(invoices: list[tuple[InvoiceFacts, int | None]]) -> None:
     paused = CustomerFacts("C1", Segment.RISKY, "DE", Automation.PAUSED)
     assert replay(SMALL, paused, invoices) == []
+
+
+# SMALL with a statement 20 days after issue (so that the issue date, not
+# only the due date, decides a later step) and a step only for invoices
+# touched three times (a manual call counts).
+VARIANT = replace(
+    SMALL,
+    steps=(
+        SMALL.steps[0],
+        step("statement", Stage.NOTIFY, Kind.EMAIL, Anchor.ISSUE, 20, template="statement"),
+        *(
+            replace(s, conditions=Conditions(min_touches=3)) if s.id == "firm" else s
+            for s in SMALL.steps[1:]
+        ),
+    ),
+)
+# Customers with invoices issued on the same few days, each with its own
+# terms (so that dates coincide: 0 + 30 = 16 + 14), amounts, payments and a
+# manual call (a touch, but no step).
+ledgers_st = st.lists(
+    st.tuples(
+        st.sampled_from([Segment.NEW, Segment.SLOW, Segment.RISKY]),
+        st.sampled_from([Automation.AUTO, Automation.AUTO, Automation.WHITE_GLOVE]),
+        st.sampled_from([None, Kind.SMS]),
+        st.lists(st.sampled_from([14, 30]), min_size=6, max_size=6),
+        st.lists(st.sampled_from(["10.00", "250.00", "600.00", "9999.99"]), min_size=6, max_size=6),
+        st.lists(st.none() | st.integers(0, DAYS), min_size=6, max_size=6),
+        st.none() | st.integers(0, DAYS),
+    ),
+    min_size=2,
+    max_size=5,
+)  # fmt: skip
+Ledger = tuple[Segment, Automation, Kind | None, list[int], list[str], list[int | None], int | None]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([SMALL, VARIANT, DEFAULT]),
+    st.lists(st.sampled_from([0, 2, 16, 18]), min_size=1, max_size=6),
+    ledgers_st,
+)
+def test_a_shared_memo_decides_as_each_evaluation_alone(
+    policy: Policy, issued: list[int], ledgers: list[Ledger]
+) -> None:
+    """The customers of a run's chunk share one StepMemo. Here their invoices
+    have the same dates and are often at the same place in the sequence;
+    they differ in segment, automation, preferred channel, terms, open
+    amounts, payments and manual touches: every day, each customer gets
+    exactly the actions it gets alone."""
+    memo = StepMemo()
+    histories: list[tuple[PastAction, ...]] = [() for _ in ledgers]
+    planned = 0
+    for offset in range(DAYS):
+        today = START + timedelta(days=offset)
+        for i, (segment, automation, preferred, terms, owed, paid_on, called_on) in enumerate(
+            ledgers
+        ):
+            facts = [
+                InvoiceFacts(
+                    f"I{n}",
+                    START + timedelta(days=issue),
+                    START + timedelta(days=issue + terms[n]),
+                    Decimal(0 if paid_on[n] is not None and paid_on[n] <= offset else owed[n]),
+                    "EUR",
+                )
+                for n, issue in enumerate(issued)
+                if issue <= offset
+            ]
+            if called_on == offset and facts:
+                call = PastAction(today, Kind.CALL, Stage.INQUIRE, frozenset(f.ref for f in facts))
+                histories[i] += (call,)
+            who = CustomerFacts(f"C{i}", segment, "DE", automation, preferred, history=histories[i])
+            alone = evaluate(policy, who, facts, today, explain=False)
+            assert evaluate(policy, who, facts, today, explain=False, memo=memo) == alone
+            histories[i] += tuple(a.as_past() for a in alone.actions)
+            planned += len(alone.actions)
+    assume(planned > 0)
