@@ -14,6 +14,7 @@ needs as frozen facts, and returns decisions with their reasons.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -366,33 +367,55 @@ class _Candidate:
     invoices: list[tuple[InvoiceFacts, date]]
 
 
-# An invoice's next step (or None), by what decides it; see ``StepMemo``.
-_KnownSteps = dict[tuple[Any, ...], "tuple[Step, date] | None"]
+@dataclass
+class _Known:
+    """The next steps known for one policy, day, segment and fit."""
+
+    # By the invoice's dates, place in the sequence and amount band.
+    steps: dict[tuple[Any, ...], tuple[Step, date] | None]
+    # The policy's amount limits by currency, sorted; None: it has none.
+    limits: dict[str, list[Decimal]] | None
 
 
 class StepMemo:
     """Next steps already worked out, shared by the evaluations of a batch of
     customers (a chunk of the daily run). An invoice's next step depends only
-    on its dates (and open amount, when a step has amount limits), its place
-    in the sequence, the policy, the customer's segment and which steps fit
-    the customer: thousands of invoices share all of them. Keep one per
-    batch: it grows with the distinct invoices it sees."""
+    on its dates, its place in the sequence, where its open amount lies among
+    the policy's amount limits, the policy, the day, the customer's segment
+    and which steps fit the customer: thousands of invoices share all of
+    them. Keep one per batch: it grows with the distinct invoices it sees."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[int, date, Segment, tuple[bool, ...]], _KnownSteps] = {}
+        self._tables: dict[tuple[int, date, Segment, tuple[bool, ...]], _Known] = {}
+        self._limits: dict[int, dict[str, list[Decimal]]] = {}
         # Held so that no policy's id is reused by another while the memo lives.
         self._policies: list[Policy] = []
 
     def known(
         self, policy: Policy, segment: Segment, fits: tuple[bool, ...], today: date
-    ) -> _KnownSteps:
-        """The next steps known for one policy, segment, fit and day."""
+    ) -> _Known:
         key = (id(policy), today, segment, fits)
         table = self._tables.get(key)
         if table is None:
-            table = self._tables[key] = {}
-            self._policies.append(policy)
+            limits = self._limits.get(id(policy))
+            if limits is None:
+                limits = self._limits[id(policy)] = {}
+                self._policies.append(policy)
+            table = self._tables[key] = _Known({}, limits if policy.limits_amount else None)
         return table
+
+
+def _amount_limits(policy: Policy, currency: str) -> list[Decimal]:
+    """Every open-amount limit of the policy's steps in ``currency``, sorted."""
+    return sorted(
+        {
+            limit
+            for step in policy.steps
+            if step.conditions.limits_amount
+            for limit in step.conditions.open_limits(currency)
+            if limit is not None
+        }
+    )
 
 
 def evaluate(
@@ -708,7 +731,7 @@ def _next_step(
 
 
 def _next_step_known(
-    known: _KnownSteps,
+    known: _Known,
     policy: Policy,
     customer: CustomerFacts,
     inv: InvoiceFacts,
@@ -718,17 +741,26 @@ def _next_step_known(
     fits: tuple[bool, ...],
 ) -> tuple[Step, date] | None:
     """``_next_step``, looked up in ``known`` first (see ``StepMemo``)."""
+    band = None
+    if known.limits is not None:
+        # Amounts with the same place among the limits meet the same conditions.
+        limits = known.limits.get(inv.currency)
+        if limits is None:
+            limits = known.limits[inv.currency] = _amount_limits(policy, inv.currency)
+        amount = inv.open_amount
+        band = (inv.currency, bisect_left(limits, amount), bisect_right(limits, amount))
     key = (
         inv.issue_date,
         inv.due_date,
         prog.last_index,
         prog.touches,
         tuple(prog.fired.items()),
-        (inv.currency, inv.open_amount) if policy.limits_amount else None,
+        band,
     )
-    if key in known:
-        return known[key]
-    found = known[key] = _next_step(policy, customer, inv, prog, timing, today, fits)
+    steps = known.steps
+    if key in steps:
+        return steps[key]
+    found = steps[key] = _next_step(policy, customer, inv, prog, timing, today, fits)
     return found
 
 

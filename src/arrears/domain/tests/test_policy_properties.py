@@ -165,7 +165,8 @@ ledgers_st = st.lists(
         st.sampled_from([Automation.AUTO, Automation.AUTO, Automation.WHITE_GLOVE]),
         st.sampled_from([None, Kind.SMS]),
         st.lists(st.sampled_from([14, 30]), min_size=6, max_size=6),
-        st.lists(st.sampled_from(["10.00", "250.00", "600.00", "9999.99"]), min_size=6, max_size=6),
+        st.lists(st.sampled_from(["10.00", "100.00", "250.00", "500.00", "600.00", "9999.99"]),
+                 min_size=6, max_size=6),
         # The day each invoice is paid: half of them after the last day.
         st.lists(st.integers(0, 2 * DAYS), min_size=6, max_size=6),
         # A manual call early on, before any step (whose days it then leaves as they are).
@@ -241,3 +242,33 @@ def test_a_shared_memo_tells_apart_invoices_touched_more_often() -> None:
     alone = steps_fired(None)
     assert "firm" in alone[0] and "firm" not in alone[1]
     assert steps_fired(StepMemo()) == alone
+
+
+def test_a_shared_memo_tells_apart_amounts_at_and_below_a_limit() -> None:
+    """Amounts below a limit, on it and above it meet different conditions
+    (on the limit, both steps apply and the first wins): a memo shared by
+    their customers keeps them apart."""
+    policy = Policy(
+        "limits",
+        (
+            step("big", Stage.INQUIRE, Kind.EMAIL, Anchor.DUE, 1,
+                 conditions=Conditions(min_open_amount=Decimal(100))),
+            step("small", Stage.INQUIRE, Kind.EMAIL, Anchor.DUE, 1,
+                 conditions=Conditions(max_open_amount=Decimal(100))),
+        ),
+    )  # fmt: skip
+    today = START + timedelta(days=33)  # a Monday, two days after the steps came due
+    for amounts in (["10.00", "100.00", "150.00"], ["150.00", "100.00", "10.00"]):
+        memo = StepMemo()
+        steps = []
+        for i, amount in enumerate(amounts):
+            who = CustomerFacts(f"C{i}", Segment.SLOW, "DE")
+            invoice = InvoiceFacts("I1", START, START + timedelta(days=30), Decimal(amount), "EUR")
+            alone = evaluate(policy, who, [invoice], today, explain=False)
+            assert evaluate(policy, who, [invoice], today, explain=False, memo=memo) == alone
+            steps.append(alone.actions[0].step)
+        assert dict(zip(amounts, steps, strict=True)) == {
+            "10.00": "small",
+            "100.00": "big",
+            "150.00": "big",
+        }
