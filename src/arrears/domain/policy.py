@@ -369,9 +369,12 @@ class _Candidate:
 
 @dataclass
 class _Known:
-    """The next steps known for one policy, day, segment and fit."""
+    """What is known for one policy, day and kind of customer (segment,
+    automation, preferred channel)."""
 
-    # By the invoice's dates, place in the sequence and amount band.
+    # Whether each step fits such customers (``_customer_fits``).
+    fits: tuple[bool, ...]
+    # Next steps by the invoice's dates, place in the sequence and amount band.
     steps: dict[tuple[Any, ...], tuple[Step, date] | None]
     # The policy's amount limits by currency, sorted; None: it has none.
     limits: dict[str, list[Decimal]] | None
@@ -381,27 +384,35 @@ class StepMemo:
     """Next steps already worked out, shared by the evaluations of a batch of
     customers (a chunk of the daily run). An invoice's next step depends only
     on its dates, its place in the sequence, where its open amount lies among
-    the policy's amount limits, the policy, the day, the customer's segment
-    and which steps fit the customer: thousands of invoices share all of
-    them. Keep one per batch: it grows with the distinct invoices it sees."""
+    the policy's amount limits, the policy, the day, and the customer's
+    segment, automation and preferred channel: thousands of invoices share
+    all of them. Keep one per batch: it grows with the distinct invoices it
+    sees."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[int, date, Segment, tuple[bool, ...]], _Known] = {}
+        self._tables: dict[tuple[Any, ...], _Known] = {}
         self._limits: dict[int, dict[str, list[Decimal]]] = {}
         # Held so that no policy's id is reused by another while the memo lives.
         self._policies: list[Policy] = []
 
-    def known(
-        self, policy: Policy, segment: Segment, fits: tuple[bool, ...], today: date
-    ) -> _Known:
-        key = (id(policy), today, segment, fits)
+    def known(self, policy: Policy, customer: CustomerFacts, today: date) -> _Known:
+        # What ``_customer_fits`` reads of the customer, and the segment's timing.
+        key = (
+            id(policy),
+            today,
+            customer.segment,
+            customer.automation,
+            customer.preferred_channel,
+        )
         table = self._tables.get(key)
         if table is None:
             limits = self._limits.get(id(policy))
             if limits is None:
                 limits = self._limits[id(policy)] = {}
                 self._policies.append(policy)
-            table = self._tables[key] = _Known({}, limits if policy.limits_amount else None)
+            table = self._tables[key] = _Known(
+                _customer_fits(policy, customer), {}, limits if policy.limits_amount else None
+            )
         return table
 
 
@@ -465,11 +476,11 @@ def evaluate(
         )
 
     progress = _progress({inv.ref for inv in invoices}, customer.history, index_of, g, today)
-    fits = _customer_fits(policy, customer)
+    known = None if memo is None else memo.known(policy, customer, today)
+    fits = _customer_fits(policy, customer) if known is None else known.fits
     customer_held = customer.automation is Automation.PAUSED or bool(customer.hold_reason)
     outreach_age = timedelta(days=g.earliest_outreach_days)
     candidates: dict[str, _Candidate] = {}
-    known = None if memo is None else memo.known(policy, customer.segment, fits, today)
 
     for inv in invoices:
         prog = progress[inv.ref]
@@ -543,7 +554,9 @@ def evaluate(
                     (step, None),
                 )
             continue
-        cand = candidates.setdefault(step.id, _Candidate(step, index_of[step.id], []))
+        cand = candidates.get(step.id)
+        if cand is None:
+            cand = candidates[step.id] = _Candidate(step, index_of[step.id], [])
         cand.invoices.append((inv, due_on))
 
     actions = _plan(
@@ -835,6 +848,10 @@ def _channel(step: Step, customer: CustomerFacts, g: Guardrails) -> tuple[Kind |
     return None, f"no usable channel: {why}"
 
 
+def _ref_of(candidate: tuple[InvoiceFacts, date]) -> str:
+    return candidate[0].ref
+
+
 def _plan(
     policy: Policy,
     customer: CustomerFacts,
@@ -859,7 +876,8 @@ def _plan(
     actions: list[PlannedAction] = []
     for cand in order:
         step = cand.step
-        refs = tuple(sorted(inv.ref for inv, _ in cand.invoices))
+        by_ref = sorted(cand.invoices, key=_ref_of)
+        refs = tuple(inv.ref for inv, _ in by_ref)
         if step.id in fired_today:
             for inv, _ in cand.invoices:
                 leave(inv, Outcome.ALREADY_TODAY, f"already acted on today ({step.id})")
@@ -893,10 +911,7 @@ def _plan(
         if step.is_touch:
             recent.append(today)
         trigger = step.trigger.describe()
-        parts = ", ".join(
-            f"{inv.ref} ({trigger} = {on.isoformat()})"
-            for inv, on in sorted(cand.invoices, key=lambda pair: pair[0].ref)
-        )
+        parts = ", ".join(f"{inv.ref} ({trigger} = {on})" for inv, on in by_ref)
         reason = (
             f"{step.id} ({step.stage}, {kind}): {len(refs)} invoice(s) reached this step — "
             f"{parts}; segment {customer.segment}{note}"

@@ -142,14 +142,23 @@ def test_paused_customers_get_nothing(invoices: list[tuple[InvoiceFacts, int | N
     assert replay(SMALL, paused, invoices) == []
 
 
-# SMALL with a statement 20 days after issue (so that the issue date, not
-# only the due date, decides a later step) and a step only for invoices
+# SMALL with a statement 20 days after issue for customers who prefer e-mail
+# (so that the issue date, not only the due date, decides a later step, and
+# so does the preferred channel) and a step only for invoices
 # touched four times (a reminder, two inquiries and a manual call).
 VARIANT = replace(
     SMALL,
     steps=(
         SMALL.steps[0],
-        step("statement", Stage.NOTIFY, Kind.EMAIL, Anchor.ISSUE, 20, template="statement"),
+        step(
+            "statement",
+            Stage.NOTIFY,
+            Kind.EMAIL,
+            Anchor.ISSUE,
+            20,
+            template="statement",
+            conditions=Conditions(preferred_channels=frozenset({Kind.EMAIL})),
+        ),
         *(
             replace(s, conditions=Conditions(min_touches=4)) if s.id == "firm" else s
             for s in SMALL.steps[1:]
@@ -163,7 +172,7 @@ ledgers_st = st.lists(
     st.tuples(
         st.sampled_from([Segment.NEW, Segment.SLOW, Segment.RISKY]),
         st.sampled_from([Automation.AUTO, Automation.AUTO, Automation.WHITE_GLOVE]),
-        st.sampled_from([None, Kind.SMS]),
+        st.sampled_from([None, Kind.EMAIL, Kind.SMS]),
         st.lists(st.sampled_from([14, 30]), min_size=6, max_size=6),
         st.lists(st.sampled_from(["10.00", "100.00", "250.00", "500.00", "600.00", "9999.99"]),
                  min_size=6, max_size=6),
