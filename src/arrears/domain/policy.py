@@ -505,7 +505,7 @@ def evaluate(
         found = (
             _next_step(policy, customer, inv, prog, timing, today, fits)
             if known is None
-            else _next_step_known(known, policy, customer, inv, prog, timing, today, fits)
+            else _next_step_known(known, policy, customer, inv, prog, timing, today)
         )
         if found is None:
             if explain:
@@ -751,7 +751,6 @@ def _next_step_known(
     prog: _Progress,
     timing: SegmentTiming,
     today: date,
-    fits: tuple[bool, ...],
 ) -> tuple[Step, date] | None:
     """``_next_step``, looked up in ``known`` first (see ``StepMemo``)."""
     band = None
@@ -773,7 +772,7 @@ def _next_step_known(
     steps = known.steps
     if key in steps:
         return steps[key]
-    found = steps[key] = _next_step(policy, customer, inv, prog, timing, today, fits)
+    found = steps[key] = _next_step(policy, customer, inv, prog, timing, today, known.fits)
     return found
 
 
