@@ -391,7 +391,6 @@ class StepMemo:
 
     def __init__(self) -> None:
         self._tables: dict[tuple[Any, ...], _Known] = {}
-        self._limits: dict[int, dict[str, list[Decimal]]] = {}
         # Held so that no policy's id is reused by another while the memo lives.
         self._policies: list[Policy] = []
 
@@ -406,12 +405,9 @@ class StepMemo:
         )
         table = self._tables.get(key)
         if table is None:
-            limits = self._limits.get(id(policy))
-            if limits is None:
-                limits = self._limits[id(policy)] = {}
-                self._policies.append(policy)
+            self._policies.append(policy)
             table = self._tables[key] = _Known(
-                _customer_fits(policy, customer), {}, limits if policy.limits_amount else None
+                _customer_fits(policy, customer), {}, {} if policy.limits_amount else None
             )
         return table
 
